@@ -1,0 +1,112 @@
+"""Attention: score functions behind one interface, and ``attend``.
+
+Notation (used in every notebook): decoder state (query) $s_i$, encoder states (keys = values)
+$h_j$, score $e_{ij} = \\mathrm{score}(s_i, h_j)$, weights $\\alpha_{ij} = \\mathrm{softmax}_j(e_{ij})$,
+context $c_i = \\sum_j \\alpha_{ij} h_j$.
+
+Every score module maps ``query [batch, tgt_len, query_size]`` and
+``keys [batch, src_len, key_size]`` to ``scores [batch, tgt_len, src_len]``.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+
+
+class DotScore(nn.Module):
+    """$\\mathrm{score}(s, h) = s^\\top h$. No parameters; needs ``query_size == key_size``."""
+
+    def __init__(self, query_size: int, key_size: int):
+        super().__init__()
+        if query_size != key_size:
+            raise ValueError(f"dot score needs equal sizes, got query {query_size} and key {key_size}; "
+                             "use 'general' or 'concat' to compare vectors of different sizes")
+
+    def forward(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        return query @ keys.transpose(1, 2)  # [batch, tgt_len, src_len]
+
+
+class ScaledDotScore(DotScore):
+    """$\\mathrm{score}(s, h) = s^\\top h / \\sqrt{d}$ (Vaswani et al., 2017): keeps the softmax
+    out of its flat, saturated regime when $d$ is large."""
+
+    def forward(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        return query @ keys.transpose(1, 2) / math.sqrt(query.size(-1))  # [batch, tgt_len, src_len]
+
+
+class GeneralScore(nn.Module):
+    """Generalised (bilinear) dot: $\\mathrm{score}(s, h) = s^\\top W h$ (Luong et al., 2015)."""
+
+    def __init__(self, query_size: int, key_size: int):
+        super().__init__()
+        self.W = nn.Linear(key_size, query_size, bias=False)  # W h: key space → query space
+
+    def forward(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        return query @ self.W(keys).transpose(1, 2)  # [batch, tgt_len, src_len]
+
+
+class ConcatScore(nn.Module):
+    """Concatenation / additive (Bahdanau et al., 2015):
+    $\\mathrm{score}(s, h) = v^\\top \\tanh(W [s; h]) = v^\\top \\tanh(W_1 s + W_2 h)$.
+
+    ``W`` is stored as its two halves ``W1`` (query) and ``W2`` (keys), so the keys' half is
+    computed once per source sentence instead of once per (query, key) pair.
+    """
+
+    def __init__(self, query_size: int, key_size: int, attention_size: int | None = None):
+        super().__init__()
+        attention_size = attention_size or key_size
+        self.W1 = nn.Linear(query_size, attention_size, bias=False)
+        self.W2 = nn.Linear(key_size, attention_size, bias=False)
+        self.v = nn.Linear(attention_size, 1, bias=False)
+
+    def forward(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        q = self.W1(query).unsqueeze(2)              # [batch, tgt_len, 1, attn]
+        k = self.W2(keys).unsqueeze(1)               # [batch, 1, src_len, attn]
+        return self.v(torch.tanh(q + k)).squeeze(-1)  # [batch, tgt_len, src_len]
+
+    @property
+    def W(self) -> torch.Tensor:
+        """The matrix of the concatenated form, $W = [W_1\\; W_2]$: ``[attn, query + key]``."""
+        return torch.cat([self.W1.weight, self.W2.weight], dim=1)
+
+
+SCORES = {"dot": DotScore, "scaled_dot": ScaledDotScore, "general": GeneralScore, "concat": ConcatScore}
+
+
+def make_score(name: str, query_size: int, key_size: int) -> nn.Module:
+    """A score module by name: ``dot``, ``scaled_dot``, ``general`` or ``concat``."""
+    if name not in SCORES:
+        raise ValueError(f"unknown score {name!r}; choose one of {sorted(SCORES)}")
+    return SCORES[name](query_size, key_size)
+
+
+def attend(query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+           mask: torch.Tensor | None = None, score: nn.Module | None = None
+           ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Attention(Q, K, V): score every key, softmax over the source, weighted sum of the values.
+
+    Args:
+        query:  ``[batch, tgt_len, query_size]`` (decoder states $s_i$)
+        keys:   ``[batch, src_len, key_size]``   (encoder states $h_j$)
+        values: ``[batch, src_len, value_size]`` (encoder states $h_j$ again)
+        mask:   ``[batch, src_len]``, True at real tokens; padding gets exactly zero weight
+        score:  a score module (default: dot product)
+    Returns:
+        context ``[batch, tgt_len, value_size]`` and weights ``[batch, tgt_len, src_len]``.
+    """
+    if query.dim() != 3 or keys.dim() != 3 or values.dim() != 3:
+        raise ValueError(f"attend expects 3-D tensors [batch, len, size]; got query {tuple(query.shape)}, "
+                         f"keys {tuple(keys.shape)}, values {tuple(values.shape)}")
+    if keys.shape[:2] != values.shape[:2]:
+        raise ValueError(f"keys {tuple(keys.shape)} and values {tuple(values.shape)} differ in batch or length")
+    scores = score(query, keys) if score is not None else query @ keys.transpose(1, 2)
+    if mask is not None:
+        if mask.shape != keys.shape[:2]:
+            raise ValueError(f"mask {tuple(mask.shape)} must be [batch, src_len] = {tuple(keys.shape[:2])}")
+        scores = scores.masked_fill(~mask[:, None, :], float("-inf"))  # [batch, tgt_len, src_len]
+    weights = torch.softmax(scores, dim=-1)  # [batch, tgt_len, src_len], rows sum to 1
+    context = weights @ values               # [batch, tgt_len, value_size]
+    return context, weights

@@ -1,0 +1,228 @@
+"""Datasets, padding and batching, loaders for corpus and Tatoeba files, downloads with a cache.
+
+Tensors are batch-first everywhere in this series: ``src`` is ``[batch, src_len]``.
+
+Downloads: :func:`fetch` looks in a *mirror* folder first (the environment variable
+``SEQ2SEQ_DATA_MIRROR``), then in the cache (``data/cache/``), then online; it checks the
+sha256 when one is known.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import shutil
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from utils.corpus import SentencePair, from_pharaoh
+from utils.text import Vocab, tokenize
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "data"
+CACHE_DIR = DATA_DIR / "cache"
+MIRROR_ENV = "SEQ2SEQ_DATA_MIRROR"
+
+
+class DataFormatError(ValueError):
+    """A data file line that cannot be parsed; the message names the file and line number."""
+
+
+class DataUnavailableError(RuntimeError):
+    """A file that is neither in the mirror, nor cached, nor downloadable; says what to do."""
+
+
+# ----------------------------------------------------------------------------- files
+def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            line = line.rstrip("\n").rstrip("\r")
+            if line.strip():
+                yield lineno, line
+
+
+def load_corpus(path: str | Path) -> list[SentencePair]:
+    """Read a synthetic-corpus file: ``French<TAB>English<TAB>Pharaoh alignment`` per line."""
+    pairs = []
+    for lineno, line in _read_lines(Path(path)):
+        cols = line.split("\t")
+        if len(cols) != 3:
+            raise DataFormatError(f"{path}:{lineno}: expected 3 tab-separated columns "
+                                  f"(French, English, alignment), found {len(cols)}")
+        fr, en, align = cols
+        try:
+            links = from_pharaoh(align)
+        except ValueError as error:
+            raise DataFormatError(f"{path}:{lineno}: {error}") from None
+        n_src, n_tgt = len(tokenize(fr, "fr")), len(tokenize(en, "en"))
+        bad = [(s, t) for s, t in links if s >= n_src or t >= n_tgt]
+        if bad:
+            raise DataFormatError(f"{path}:{lineno}: alignment {bad[0]} is out of range for "
+                                  f"{n_src} source and {n_tgt} target tokens")
+        pairs.append(SentencePair(fr, en, links))
+    return pairs
+
+
+def load_synthetic(split: str, directory: str | Path | None = None) -> list[SentencePair]:
+    """The committed synthetic corpus: ``split`` is ``"train"``, ``"valid"`` or ``"test"``."""
+    if split not in ("train", "valid", "test"):
+        raise ValueError(f"split must be 'train', 'valid' or 'test', not {split!r}")
+    return load_corpus(Path(directory or DATA_DIR / "synthetic") / f"{split}.tsv")
+
+
+def load_tatoeba(path: str | Path) -> list[tuple[str, str]]:
+    """Read a Tatoeba export: ``English<TAB>French[<TAB>attribution]`` per line.
+
+    Returns ``(french, english)`` pairs (source first, as everywhere in this series).
+    """
+    pairs = []
+    for lineno, line in _read_lines(Path(path)):
+        cols = line.split("\t")
+        if len(cols) not in (2, 3) or not cols[0].strip() or not cols[1].strip():
+            raise DataFormatError(f"{path}:{lineno}: expected 'English<TAB>French' with an "
+                                  f"optional third attribution column, found {len(cols)} column(s)")
+        pairs.append((cols[1].strip(), cols[0].strip()))
+    return pairs
+
+
+# ----------------------------------------------------------------------------- downloads
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch(filename: str, url: str, sha256: str | None = None,
+          cache_dir: str | Path | None = None, mirror: str | Path | None = None) -> Path:
+    """Return a local path to ``filename``: from the mirror folder, the cache, or ``url``.
+
+    ``mirror`` defaults to the environment variable ``SEQ2SEQ_DATA_MIRROR``. A downloaded file
+    whose sha256 differs from ``sha256`` is deleted and reported.
+    """
+    mirror = mirror or os.environ.get(MIRROR_ENV)
+    if mirror:
+        candidate = Path(mirror).expanduser() / filename
+        if candidate.exists():
+            return candidate
+    cache = Path(cache_dir or CACHE_DIR)
+    target = cache / filename
+    if target.exists() and (sha256 is None or _sha256(target) == sha256):
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response, open(partial, "wb") as out:
+            shutil.copyfileobj(response, out)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise DataUnavailableError(
+            f"Could not download {url} ({error.__class__.__name__}: {error}).\n"
+            f"Either download it by hand and save it as {target},\n"
+            f"or put '{filename}' in a folder and set {MIRROR_ENV}=/path/to/that/folder."
+        ) from None
+    if sha256 is not None and _sha256(partial) != sha256:
+        partial.unlink()
+        raise DataUnavailableError(f"{url}: checksum mismatch (expected sha256 {sha256}); "
+                                   "the file was deleted. Try again, or use a mirror.")
+    partial.replace(target)
+    return target
+
+
+# ----------------------------------------------------------------------------- tensors
+class TranslationDataset(Dataset):
+    """Token lists → id tensors. Targets get ``<sos>`` … ``<eos>``; sources get ``<eos>`` only.
+
+    ``reverse_source=True`` feeds the source backwards (Sutskever et al., 2014).
+    """
+
+    def __init__(self, pairs: Sequence[tuple[list[str], list[str]]], src_vocab: Vocab,
+                 tgt_vocab: Vocab, reverse_source: bool = False):
+        if not pairs:
+            raise ValueError("TranslationDataset needs at least one pair")
+        self.pairs = list(pairs)
+        self.src_vocab, self.tgt_vocab = src_vocab, tgt_vocab
+        self.reverse_source = reverse_source
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        src, tgt = self.pairs[i]
+        src = src[::-1] if self.reverse_source else src
+        src_ids = self.src_vocab.encode(src) + [self.src_vocab.eos_id]
+        tgt_ids = [self.tgt_vocab.sos_id] + self.tgt_vocab.encode(tgt) + [self.tgt_vocab.eos_id]
+        return torch.tensor(src_ids), torch.tensor(tgt_ids)
+
+    def src_lengths(self) -> list[int]:
+        return [len(src) + 1 for src, _ in self.pairs]
+
+
+@dataclass
+class Batch:
+    """A padded batch. ``tgt`` includes ``<sos>`` and ``<eos>``."""
+
+    src: torch.Tensor          # [batch, src_len]  (padded with pad_id)
+    src_lengths: torch.Tensor  # [batch]           (true lengths, on the CPU for packing)
+    tgt: torch.Tensor          # [batch, tgt_len]
+    src_mask: torch.Tensor     # [batch, src_len]  True at real tokens, False at padding
+
+    def to(self, device: torch.device | str) -> "Batch":
+        return Batch(self.src.to(device), self.src_lengths, self.tgt.to(device), self.src_mask.to(device))
+
+    def __len__(self) -> int:
+        return self.src.size(0)
+
+
+def pad(sequences: Sequence[torch.Tensor], pad_id: int) -> torch.Tensor:
+    """Right-pad 1-D tensors into ``[batch, max_len]``."""
+    return torch.nn.utils.rnn.pad_sequence(list(sequences), batch_first=True, padding_value=pad_id)
+
+
+def collate(items: Sequence[tuple[torch.Tensor, torch.Tensor]], src_pad: int = 0, tgt_pad: int = 0) -> Batch:
+    """Turn ``(src_ids, tgt_ids)`` pairs into a :class:`Batch`."""
+    srcs, tgts = zip(*items)
+    src = pad(srcs, src_pad)                                   # [batch, src_len]
+    lengths = torch.tensor([len(s) for s in srcs])             # [batch]
+    mask = torch.arange(src.size(1))[None, :] < lengths[:, None]  # [batch, src_len]
+    return Batch(src, lengths, pad(tgts, tgt_pad), mask)
+
+
+class BucketBatchSampler(Sampler[list[int]]):
+    """Batches of similar source length (less padding), in a shuffled order each epoch."""
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, shuffle: bool = True, seed: int = 0):
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.lengths, self.batch_size, self.shuffle = list(lengths), batch_size, shuffle
+        self.rng = random.Random(seed)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = list(range(len(self.lengths)))
+        if self.shuffle:
+            self.rng.shuffle(order)  # random order within equal lengths
+        order.sort(key=lambda i: self.lengths[i])
+        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        if self.shuffle:
+            self.rng.shuffle(batches)
+        return iter(batches)
+
+    def __len__(self) -> int:
+        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
+
+
+def make_loader(dataset: TranslationDataset, batch_size: int = 64, shuffle: bool = True,
+                seed: int = 0) -> DataLoader:
+    """A DataLoader of length-bucketed :class:`Batch` es."""
+    sampler = BucketBatchSampler(dataset.src_lengths(), batch_size, shuffle=shuffle, seed=seed)
+    src_pad, tgt_pad = dataset.src_vocab.pad_id, dataset.tgt_vocab.pad_id
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=lambda b: collate(b, src_pad, tgt_pad))

@@ -1,0 +1,116 @@
+"""Glue for the notebooks: the synthetic data as tensors, checkpoints, and ``train_or_load``.
+
+Models are cached in ``data/cache/models/`` (git-ignored), keyed by everything that shapes them,
+so a later notebook reuses an earlier one's model and a notebook alone in Colab trains its own.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from utils.corpus import SentencePair
+from utils.data import CACHE_DIR, TranslationDataset, load_synthetic, make_loader
+from utils.models import ModelConfig, Seq2Seq, build_model
+from utils.runtime import seed_everything
+from utils.text import Vocab, build_vocab
+from utils.train import History, fit
+
+MODEL_CACHE = CACHE_DIR / "models"
+
+
+@dataclass
+class SyntheticData:
+    """The synthetic corpus: pairs, vocabularies and DataLoaders."""
+
+    train: list[SentencePair]
+    valid: list[SentencePair]
+    test: list[SentencePair]
+    src_vocab: Vocab
+    tgt_vocab: Vocab
+    reverse_source: bool = False
+    batch_size: int = 64
+
+    def dataset(self, split: str) -> TranslationDataset:
+        pairs = [(p.src_tokens, p.tgt_tokens) for p in getattr(self, split)]
+        return TranslationDataset(pairs, self.src_vocab, self.tgt_vocab, self.reverse_source)
+
+    def loader(self, split: str, shuffle: bool | None = None, seed: int = 0):
+        shuffle = split == "train" if shuffle is None else shuffle
+        return make_loader(self.dataset(split), self.batch_size, shuffle=shuffle, seed=seed)
+
+
+def load_synthetic_data(batch_size: int = 64, reverse_source: bool = False, n_train: int | None = None) -> SyntheticData:
+    """Read ``data/synthetic/*.tsv`` and build vocabularies from the training split."""
+    train = load_synthetic("train")[:n_train]
+    src_vocab = build_vocab(p.src_tokens for p in train)
+    tgt_vocab = build_vocab(p.tgt_tokens for p in train)
+    return SyntheticData(train, load_synthetic("valid"), load_synthetic("test"), src_vocab, tgt_vocab,
+                         reverse_source, batch_size)
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def save_checkpoint(path: str | Path, model: Seq2Seq, src_vocab: Vocab, tgt_vocab: Vocab,
+                    history: History | None = None, extra: dict | None = None) -> None:
+    """Weights, config, both vocabularies and the training history in one file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"config": asdict(model.config), "state_dict": model.state_dict(),
+                "src_itos": src_vocab.itos, "tgt_itos": tgt_vocab.itos,
+                "history": history.to_dict() if history else None, "extra": extra or {}}, path)
+
+
+def load_checkpoint(path: str | Path, src_vocab: Vocab, tgt_vocab: Vocab,
+                    device: torch.device | str = "cpu") -> tuple[Seq2Seq, History | None, dict]:
+    """Rebuild a model saved by :func:`save_checkpoint` (``torch.load(weights_only=True)``).
+
+    Raises ``ValueError`` if the checkpoint was trained with other vocabularies: its ids would
+    mean other words.
+    """
+    blob = torch.load(path, map_location=device, weights_only=True)
+    for side, vocab in (("src", src_vocab), ("tgt", tgt_vocab)):
+        if blob[f"{side}_itos"] != vocab.itos:
+            raise ValueError(f"{path}: checkpoint's {side} vocabulary ({len(blob[f'{side}_itos'])} tokens) "
+                             f"differs from the one given ({len(vocab)} tokens); rebuild the vocabulary "
+                             "from the data the model was trained on")
+    model = build_model(ModelConfig(**blob["config"]), len(src_vocab), len(tgt_vocab), src_vocab.pad_id)
+    model.load_state_dict(blob["state_dict"])
+    history = History.from_dict(blob["history"]) if blob["history"] else None
+    return model.to(device), history, blob["extra"]
+
+
+def train_or_load(name: str, config: ModelConfig, data: SyntheticData, *, epochs: int, lr: float = 3e-3,
+                  teacher_forcing: float | Callable[[int], float] = 1.0, schedule_name: str = "",
+                  seed: int = 0, device: torch.device | str = "cpu", use_cache: bool = True,
+                  verbose: bool = True, progress: bool = True) -> tuple[Seq2Seq, History]:
+    """Train a model on ``data`` (or load the identical one from the cache).
+
+    The cache key covers the config, training settings, vocabularies, corpus size, source
+    reversal and torch version. ``schedule_name`` must describe a callable ``teacher_forcing``.
+    """
+    if callable(teacher_forcing) and not schedule_name:
+        raise ValueError("give schedule_name when teacher_forcing is a schedule (it keys the cache)")
+    key = json.dumps([asdict(config), epochs, lr, schedule_name or teacher_forcing, seed, data.reverse_source,
+                      data.batch_size, len(data.train), data.src_vocab.itos, data.tgt_vocab.itos,
+                      torch.__version__], sort_keys=True)
+    path = MODEL_CACHE / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"  # same setup, same file
+    if use_cache and path.exists():
+        model, history, _ = load_checkpoint(path, data.src_vocab, data.tgt_vocab, device)
+        if verbose:
+            print(f"{name}: loaded the model trained earlier in this series (delete data/cache/ to retrain)")
+        return model, history
+    seed_everything(seed)
+    model = build_model(config, len(data.src_vocab), len(data.tgt_vocab), data.src_vocab.pad_id)
+    start = time.perf_counter()
+    history = fit(model, data.loader("train", seed=seed), epochs, lr=lr, teacher_forcing=teacher_forcing,
+                  device=device, pad_id=data.tgt_vocab.pad_id, verbose=verbose, progress=progress)
+    if verbose:
+        print(f"{name}: trained {epochs} epochs in {time.perf_counter() - start:.0f} s")
+    if use_cache:
+        save_checkpoint(path, model, data.src_vocab, data.tgt_vocab, history)
+    return model, history

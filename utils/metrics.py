@@ -1,0 +1,70 @@
+"""Metrics: corpus BLEU (sacrebleu), exact match, scores per source-length bucket, and the
+alignment error rate (AER) of attention against gold alignments."""
+from __future__ import annotations
+
+from typing import Callable, Iterable, Sequence
+
+import sacrebleu
+import torch
+
+Tokens = Sequence[str]
+Links = Iterable[tuple[int, int]]
+
+
+def corpus_bleu(hyps: Sequence[Tokens], refs: Sequence[Tokens]) -> float:
+    """Corpus BLEU (0–100) with sacrebleu over our own tokens (``tokenize='none'``), one reference
+    per sentence. Comparable within this series; papers detokenize first."""
+    if len(hyps) != len(refs):
+        raise ValueError(f"{len(hyps)} hypotheses but {len(refs)} references")
+    if not hyps:
+        raise ValueError("corpus_bleu needs at least one sentence")
+    result = sacrebleu.corpus_bleu([" ".join(h) for h in hyps], [[" ".join(r) for r in refs]],
+                                   tokenize="none", force=True)
+    return float(result.score)
+
+
+def exact_match(hyps: Sequence[Tokens], refs: Sequence[Tokens]) -> float:
+    """Fraction of sentences translated exactly right (0–1)."""
+    if len(hyps) != len(refs) or not hyps:
+        raise ValueError("exact_match needs two lists of the same, non-zero length")
+    return sum(list(h) == list(r) for h, r in zip(hyps, refs)) / len(hyps)
+
+
+def bucket_label(bucket: tuple[int, int]) -> str:
+    return f"{bucket[0]}–{bucket[1]}"
+
+
+def by_length(src_lengths: Sequence[int], hyps: Sequence[Tokens], refs: Sequence[Tokens],
+              buckets: Sequence[tuple[int, int]], metric: Callable = corpus_bleu) -> dict[str, float]:
+    """``metric`` computed separately on each source-length bucket (inclusive bounds).
+
+    Returns ``{"4–10": score, ...}`` in bucket order; empty buckets are left out."""
+    scores = {}
+    for lo, hi in buckets:
+        idx = [i for i, n in enumerate(src_lengths) if lo <= n <= hi]
+        if idx:
+            scores[bucket_label((lo, hi))] = metric([hyps[i] for i in idx], [refs[i] for i in idx])
+    return scores
+
+
+def attention_links(weights: torch.Tensor, n_src: int, n_tgt: int) -> set[tuple[int, int]]:
+    """Hard alignment from attention: each target word links to its most-attended source word.
+
+    ``weights [>= n_tgt, >= n_src]`` (rows: target positions; extra rows/columns such as
+    ``<eos>`` are ignored: a target word whose argmax is a source ``<eos>`` gets no link)."""
+    best = weights[:n_tgt].argmax(dim=-1).tolist()
+    return {(j, t) for t, j in enumerate(best) if j < n_src}
+
+
+def alignment_error_rate(predicted: Sequence[Links], gold: Sequence[Links]) -> float:
+    """AER (Och & Ney, 2003) with every gold link *sure*: $1 - 2|A \\cap G| / (|A| + |G|)$,
+    summed over the corpus. 0 is perfect."""
+    if len(predicted) != len(gold):
+        raise ValueError(f"{len(predicted)} predicted alignments but {len(gold)} gold ones")
+    hits = size_a = size_g = 0
+    for a, g in zip(predicted, gold):
+        a, g = set(a), set(g)
+        hits, size_a, size_g = hits + len(a & g), size_a + len(a), size_g + len(g)
+    if size_a + size_g == 0:
+        raise ValueError("both alignments are empty")
+    return 1.0 - 2.0 * hits / (size_a + size_g)

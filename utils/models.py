@@ -1,0 +1,244 @@
+"""Encoder, decoders (vanilla, Luong, Bahdanau) and the ``Seq2Seq`` wrapper.
+
+Shapes are batch-first: ``src [batch, src_len]``, ``tgt [batch, tgt_len]``; ``H`` is the
+hidden size, ``V`` a vocabulary size. Every decoder offers
+
+* ``step(y_prev, state, enc_out, src_mask)`` — one time step (used for free-running decoding),
+* ``forward_teacher(tgt_in, state, enc_out, src_mask)`` — the whole gold target at once.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn as nn
+
+from utils.attention import attend, make_score
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a model (saved in checkpoints)."""
+
+    decoder: str = "luong"      # "vanilla", "luong" or "bahdanau"
+    score: str = "dot"          # "dot", "scaled_dot", "general" or "concat" (attention decoders)
+    emb_size: int = 64
+    hidden_size: int = 128
+    dropout: float = 0.1
+
+
+class Encoder(nn.Module):
+    """Embedding + GRU over packed sequences (padding never enters the recurrence)."""
+
+    def __init__(self, vocab_size: int, emb_size: int, hidden_size: int, dropout: float = 0.0, pad_id: int = 0):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, emb_size, padding_idx=pad_id)
+        self.rnn = nn.GRU(emb_size, hidden_size, batch_first=True)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns ``enc_out [batch, src_len, H]`` (zeros at padding) and ``hidden [1, batch, H]``,
+        the state after each sentence's last real token."""
+        embedded = self.dropout(self.embedding(src))                      # [batch, src_len, E]
+        packed = nn.utils.rnn.pack_padded_sequence(embedded, src_lengths.cpu(), batch_first=True,
+                                                   enforce_sorted=False)
+        packed_out, hidden = self.rnn(packed)                             # hidden: [1, batch, H]
+        enc_out, _ = nn.utils.rnn.pad_packed_sequence(packed_out, batch_first=True,
+                                                      total_length=src.size(1))  # [batch, src_len, H]
+        return enc_out, hidden
+
+
+class VanillaDecoder(nn.Module):
+    """The encoder–decoder without attention: the decoder's only view of the source is one
+    vector, the encoder's last hidden state $h_T$ — the *bottleneck*.
+
+    As in Cho et al. (2014) — the "RNNencdec" that Bahdanau et al. (2015) compare against —
+    $h_T$ initialises the decoder *and* is fed to every step next to the previous word, and the
+    prediction sees it too. This helps the vanilla model as much as it can be helped without
+    attention; it is still one fixed vector for the whole sentence.
+    """
+
+    has_attention = False
+    parallel_teacher_forcing = True
+
+    def __init__(self, vocab_size: int, emb_size: int, hidden_size: int, dropout: float = 0.0, pad_id: int = 0):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, emb_size, padding_idx=pad_id)
+        self.rnn = nn.GRU(emb_size + hidden_size, hidden_size, batch_first=True)
+        self.combine = nn.Linear(2 * hidden_size, hidden_size)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden_size, vocab_size)
+
+    def init_state(self, enc_hidden: torch.Tensor, enc_out: torch.Tensor):
+        return enc_hidden, enc_hidden[-1]  # (RNN state [1, batch, H], fixed context h_T [batch, H])
+
+    def _run(self, y, hidden, context):
+        """Previous words ``y [batch, T]`` → logits ``[batch, T, V]`` and the new RNN state."""
+        context = context[:, None].expand(-1, y.size(1), -1)                       # [batch, T, H]
+        rnn_in = torch.cat([self.dropout(self.embedding(y)), context], dim=-1)     # [batch, T, E+H]
+        outputs, hidden = self.rnn(rnn_in, hidden)                                 # [batch, T, H]
+        combined = torch.tanh(self.combine(torch.cat([context, outputs], dim=-1)))  # [batch, T, H]
+        return self.out(self.dropout(combined)), hidden
+
+    def forward_teacher(self, tgt_in, state, enc_out, src_mask):
+        """``tgt_in [batch, T]`` → ``logits [batch, T, V]``, no attention (None)."""
+        logits, _ = self._run(tgt_in, *state)
+        return logits, None
+
+    def step(self, y_prev, state, enc_out, src_mask):
+        """``y_prev [batch]`` → ``logits [batch, V]``, new state, no attention (None)."""
+        hidden, context = state
+        logits, hidden = self._run(y_prev[:, None], hidden, context)
+        return logits[:, 0], (hidden, context), None
+
+
+class LuongDecoder(nn.Module):
+    """Attention *after* the RNN step (Luong et al., 2015), as the seeds describe it:
+
+    1. the RNN updates its state $s_t$ from the previous word;
+    2. scores $e_{tj} = \\mathrm{score}(s_t, h_j)$, weights $\\alpha_t = \\mathrm{softmax}(e_t)$;
+    3. context $c_t = \\sum_j \\alpha_{tj} h_j$;
+    4. $\\tilde s_t = \\tanh(W_c [c_t; s_t])$ and the next word from $\\mathrm{softmax}(W_o \\tilde s_t)$.
+
+    The state never depends on earlier contexts, so under teacher forcing the whole target
+    goes through *one* RNN call and *one* batched attention.
+    """
+
+    has_attention = True
+    parallel_teacher_forcing = True
+
+    def __init__(self, vocab_size: int, emb_size: int, hidden_size: int, score: str = "dot",
+                 dropout: float = 0.0, pad_id: int = 0):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, emb_size, padding_idx=pad_id)
+        self.rnn = nn.GRU(emb_size, hidden_size, batch_first=True)
+        self.score = make_score(score, hidden_size, hidden_size)
+        self.combine = nn.Linear(2 * hidden_size, hidden_size)  # W_c
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden_size, vocab_size)           # W_o
+
+    def init_state(self, enc_hidden, enc_out):
+        return enc_hidden  # [1, batch, H]: step 1 of the seeds — the last encoder state
+
+    def _predict(self, states, enc_out, src_mask):
+        context, weights = attend(states, enc_out, enc_out, src_mask, self.score)  # [b, T, H], [b, T, S]
+        attentional = torch.tanh(self.combine(torch.cat([context, states], dim=-1)))  # [b, T, H]
+        return self.out(self.dropout(attentional)), weights                        # [b, T, V]
+
+    def forward_teacher(self, tgt_in, state, enc_out, src_mask):
+        """``tgt_in [batch, T]`` → ``logits [batch, T, V]``, ``weights [batch, T, S]``."""
+        states, _ = self.rnn(self.dropout(self.embedding(tgt_in)), state)  # [batch, T, H]
+        return self._predict(states, enc_out, src_mask)
+
+    def step(self, y_prev, state, enc_out, src_mask):
+        output, state = self.rnn(self.dropout(self.embedding(y_prev[:, None])), state)  # [batch, 1, H]
+        logits, weights = self._predict(output, enc_out, src_mask)
+        return logits[:, 0], state, weights[:, 0]  # [batch, V], [1, batch, H], [batch, S]
+
+
+class BahdanauDecoder(nn.Module):
+    """Attention *before* the RNN step (Bahdanau et al., 2015): the query is the previous state
+    $s_{i-1}$ and the context $c_i$ is fed into the RNN with the previous word; the prediction
+    uses $[c_i; s_i]$. Each step needs the previous one's state, so there is no parallel path.
+    """
+
+    has_attention = True
+    parallel_teacher_forcing = False
+
+    def __init__(self, vocab_size: int, emb_size: int, hidden_size: int, score: str = "concat",
+                 dropout: float = 0.0, pad_id: int = 0):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, emb_size, padding_idx=pad_id)
+        self.rnn = nn.GRU(emb_size + hidden_size, hidden_size, batch_first=True)
+        self.score = make_score(score, hidden_size, hidden_size)
+        self.combine = nn.Linear(2 * hidden_size, hidden_size)
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden_size, vocab_size)
+
+    def init_state(self, enc_hidden, enc_out):
+        return enc_hidden  # [1, batch, H]
+
+    def step(self, y_prev, state, enc_out, src_mask):
+        query = state[-1][:, None]                                          # s_{i-1}: [batch, 1, H]
+        context, weights = attend(query, enc_out, enc_out, src_mask, self.score)  # [b, 1, H], [b, 1, S]
+        rnn_in = torch.cat([self.dropout(self.embedding(y_prev[:, None])), context], dim=-1)  # [b, 1, E+H]
+        output, state = self.rnn(rnn_in, state)                             # s_i: [batch, 1, H]
+        attentional = torch.tanh(self.combine(torch.cat([context, output], dim=-1)))  # [b, 1, H]
+        return self.out(self.dropout(attentional))[:, 0], state, weights[:, 0]
+
+    def forward_teacher(self, tgt_in, state, enc_out, src_mask):
+        return teacher_forced_loop(self, tgt_in, state, enc_out, src_mask)
+
+
+def teacher_forced_loop(decoder: nn.Module, tgt_in, state, enc_out, src_mask):
+    """Teacher forcing one step at a time: ``logits [batch, T, V]``, ``weights [batch, T, S]`` or None."""
+    logits, weights = [], []
+    for t in range(tgt_in.size(1)):
+        step_logits, state, step_weights = decoder.step(tgt_in[:, t], state, enc_out, src_mask)
+        logits.append(step_logits)
+        weights.append(step_weights)
+    stacked = torch.stack(weights, dim=1) if weights[0] is not None else None
+    return torch.stack(logits, dim=1), stacked
+
+
+class Seq2Seq(nn.Module):
+    """Encoder + decoder. ``forward`` trains with a teacher-forcing ratio in [0, 1]."""
+
+    def __init__(self, encoder: Encoder, decoder: nn.Module, config: ModelConfig | None = None):
+        super().__init__()
+        self.encoder, self.decoder, self.config = encoder, decoder, config
+
+    def forward(self, src, src_lengths, src_mask, tgt_in, teacher_forcing: float = 1.0,
+                parallel: bool = True):
+        """Args: ``src [batch, S]``, ``src_lengths [batch]``, ``src_mask [batch, S]``,
+        ``tgt_in [batch, T]`` (gold target from ``<sos>``, without the final token).
+
+        ``teacher_forcing`` is the probability of feeding the gold previous word (per example and
+        step); otherwise the model's own greedy prediction is fed. With 1.0 and ``parallel``,
+        decoders that can run the whole target at once do so.
+
+        Returns ``logits [batch, T, V]`` and attention ``[batch, T, S]`` (None for vanilla).
+        """
+        if not 0.0 <= teacher_forcing <= 1.0:
+            raise ValueError(f"teacher_forcing must be in [0, 1], got {teacher_forcing}")
+        enc_out, enc_hidden = self.encoder(src, src_lengths)
+        state = self.decoder.init_state(enc_hidden, enc_out)
+        if teacher_forcing == 1.0:
+            if parallel and self.decoder.parallel_teacher_forcing:
+                return self.decoder.forward_teacher(tgt_in, state, enc_out, src_mask)
+            return teacher_forced_loop(self.decoder, tgt_in, state, enc_out, src_mask)
+        logits, weights = [], []
+        y_prev = tgt_in[:, 0]
+        for t in range(tgt_in.size(1)):
+            step_logits, state, step_weights = self.decoder.step(y_prev, state, enc_out, src_mask)
+            logits.append(step_logits)
+            weights.append(step_weights)
+            if t + 1 < tgt_in.size(1):
+                use_gold = torch.rand(tgt_in.size(0), device=tgt_in.device) < teacher_forcing  # [batch]
+                y_prev = torch.where(use_gold, tgt_in[:, t + 1], step_logits.argmax(-1))
+        stacked = torch.stack(weights, dim=1) if weights[0] is not None else None
+        return torch.stack(logits, dim=1), stacked
+
+
+def build_model(config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, pad_id: int = 0) -> Seq2Seq:
+    """A fresh :class:`Seq2Seq` for ``config``."""
+    c = config
+    encoder = Encoder(src_vocab_size, c.emb_size, c.hidden_size, c.dropout, pad_id)
+    if c.decoder == "vanilla":
+        decoder = VanillaDecoder(tgt_vocab_size, c.emb_size, c.hidden_size, c.dropout, pad_id)
+    elif c.decoder == "luong":
+        decoder = LuongDecoder(tgt_vocab_size, c.emb_size, c.hidden_size, c.score, c.dropout, pad_id)
+    elif c.decoder == "bahdanau":
+        decoder = BahdanauDecoder(tgt_vocab_size, c.emb_size, c.hidden_size, c.score, c.dropout, pad_id)
+    else:
+        raise ValueError(f"unknown decoder {c.decoder!r}; choose 'vanilla', 'luong' or 'bahdanau'")
+    return Seq2Seq(encoder, decoder, config)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def config_dict(config: ModelConfig) -> dict:
+    return asdict(config)

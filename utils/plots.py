@@ -1,0 +1,100 @@
+"""Plots used across the series (matplotlib only): attention heatmaps, metric-vs-length curves,
+loss curves, gradient norms. Each returns the matplotlib Axes it drew on."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+
+def _axes(ax, figsize):
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def plot_attention(weights, src_tokens: Sequence[str], tgt_tokens: Sequence[str], ax=None,
+                   gold: Sequence[tuple[int, int]] | None = None, title: str | None = None,
+                   colorbar: bool = False, fontsize: int = 9):
+    """Heatmap of attention ``weights [len(tgt_tokens), len(src_tokens)]``: rows are output words,
+    columns the source words they attended to. ``gold`` links (source, target) are drawn as boxes."""
+    w = weights.detach().cpu().numpy() if isinstance(weights, torch.Tensor) else np.asarray(weights)
+    if w.shape != (len(tgt_tokens), len(src_tokens)):
+        raise ValueError(f"weights are {w.shape} but there are {len(tgt_tokens)} target and "
+                         f"{len(src_tokens)} source tokens")
+    ax = _axes(ax, (0.32 * len(src_tokens) + 2, 0.3 * len(tgt_tokens) + 1.5))
+    image = ax.imshow(w, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(src_tokens)), src_tokens, rotation=90, fontsize=fontsize)
+    ax.set_yticks(range(len(tgt_tokens)), tgt_tokens, fontsize=fontsize)
+    ax.set_xlabel("source (French)")
+    ax.set_ylabel("output (English)")
+    for s, t in gold or []:
+        ax.add_patch(plt.Rectangle((s - 0.5, t - 0.5), 1, 1, fill=False, edgecolor="darkorange", lw=1.5))
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, fraction=0.03, label="attention weight")
+    return ax
+
+
+def plot_by_length(curves: Mapping[str, Mapping[str, float]], ylabel: str = "BLEU", ax=None,
+                   title: str | None = None, xlabel: str = "source sentence length (tokens)"):
+    """One line per model: ``{"vanilla": {"4–10": 95.0, ...}, ...}`` (buckets in order)."""
+    ax = _axes(ax, (7, 4))
+    for name, scores in curves.items():
+        ax.plot(list(scores), list(scores.values()), marker="o", label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def smooth(values: Sequence[float], window: int = 20) -> np.ndarray:
+    """Moving average (for noisy per-batch losses)."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < window:
+        return values
+    return np.convolve(values, np.ones(window) / window, mode="valid")
+
+
+def plot_losses(histories: Mapping[str, object], x: str = "step", ax=None, title: str | None = None,
+                window: int = 20, log: bool = True):
+    """Training-loss curves of several :class:`utils.train.History` objects against ``x``
+    (``"step"`` or ``"time"``, wall-clock seconds), smoothed over ``window`` batches."""
+    if x not in ("step", "time"):
+        raise ValueError("x must be 'step' or 'time'")
+    ax = _axes(ax, (7, 4))
+    for name, h in histories.items():
+        y = smooth(h.step_loss, window)
+        xs = np.arange(len(h.step_loss)) + 1 if x == "step" else np.asarray(h.step_time)
+        ax.plot(xs[len(xs) - len(y):], y, label=name)
+    ax.set_xlabel("training step (batches)" if x == "step" else "wall-clock time (s)")
+    ax.set_ylabel("training loss" + (" (log scale)" if log else ""))
+    if log:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_gradient_norms(norms: Mapping[str, Sequence[float]], ax=None, title: str | None = None, log: bool = True):
+    """Gradient norm per source position, one line per model."""
+    ax = _axes(ax, (7, 4))
+    for name, values in norms.items():
+        ax.plot(np.arange(1, len(values) + 1), values, marker=".", label=name)
+    ax.set_xlabel("source position (1 = first word)")
+    ax.set_ylabel("‖∂loss / ∂x_j‖" + (" (log scale)" if log else ""))
+    if log:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax

@@ -1,0 +1,165 @@
+"""Tokenisation and vocabularies.
+
+``Vocab`` maps tokens to integer ids: specials first (``<pad>``, ``<unk>``, ``<sos>``,
+``<eos>``), then tokens by descending frequency, ties in alphabetical order. When torchtext
+imports and works, the ids come from ``torchtext.vocab.build_vocab_from_iterator``; otherwise
+(no torchtext, or a broken one) a built-in implementation gives the same ids for the same data.
+Set ``SEQ2SEQ_TEXT_BACKEND=builtin`` to force the built-in one.
+
+torchtext's own tokenizers (``basic_english``) are English-only, so tokenisation is ours for
+both languages: French elision stays on the left word (``l'homme`` → ``l'`` ``homme``),
+English clitics on the right (``sister's`` → ``sister`` ``'s``; ``don't`` → ``do`` ``n't``).
+"""
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+import warnings
+from collections import Counter
+from typing import Iterable
+
+PAD, UNK, SOS, EOS = "<pad>", "<unk>", "<sos>", "<eos>"
+SPECIALS = [PAD, UNK, SOS, EOS]
+
+# ----------------------------------------------------------------------------- tokenisation
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
+_FRENCH = re.compile(r"\w+'|\w+(?:-\w+)*|[^\w\s]", re.UNICODE)
+_ENGLISH = re.compile(r"\w+(?=n't\b)|n't\b|'\w+|\w+(?:-\w+)*|[^\w\s]", re.UNICODE)
+
+
+def normalize(text: str) -> str:
+    """Unicode NFC, typographic apostrophes → ``'``, no-break spaces → spaces, lower case."""
+    text = unicodedata.normalize("NFC", text).translate(_APOSTROPHES)
+    text = text.replace("\u00a0", " ").replace("\u202f", " ")
+    return text.lower().strip()
+
+
+def tokenize(text: str, lang: str) -> list[str]:
+    """Split normalised text into tokens; ``lang`` is ``"fr"`` or ``"en"``.
+
+    >>> tokenize("L'homme qu'il voit.", "fr")
+    ["l'", 'homme', "qu'", 'il', 'voit', '.']
+    >>> tokenize("My sister's cat doesn't run!", "en")
+    ['my', 'sister', "'s", 'cat', 'does', "n't", 'run', '!']
+    """
+    if lang not in ("fr", "en"):
+        raise ValueError(f"lang must be 'fr' or 'en', not {lang!r}")
+    return (_FRENCH if lang == "fr" else _ENGLISH).findall(normalize(text))
+
+
+def detokenize(tokens: list[str], lang: str) -> str:
+    """Join tokens into text, undoing :func:`tokenize` for the synthetic corpus."""
+    out = ""
+    for tok in tokens:
+        glue = (not out or out.endswith("'") if lang == "fr"
+                else not out or tok.startswith("'") or tok == "n't")
+        if tok in ".,!?":
+            glue = True
+        out += tok if glue else " " + tok
+    return out
+
+
+# ----------------------------------------------------------------------------- backends
+def _torchtext_builder():
+    """Return torchtext's ``build_vocab_from_iterator`` if torchtext works here, else the reason."""
+    if os.environ.get("SEQ2SEQ_TEXT_BACKEND", "").lower() == "builtin":
+        return None, "SEQ2SEQ_TEXT_BACKEND=builtin"
+    try:
+        import torchtext
+    except ImportError:
+        return None, "torchtext is not installed"
+    except Exception as error:  # e.g. OSError: libtorchtext.so: undefined symbol (torch mismatch)
+        return None, f"torchtext failed to import ({type(error).__name__}: {str(error)[:120]})"
+    try:
+        if hasattr(torchtext, "disable_torchtext_deprecation_warning"):
+            torchtext.disable_torchtext_deprecation_warning()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from torchtext.vocab import build_vocab_from_iterator
+        probe = build_vocab_from_iterator([["b", "a", "b"]], specials=[UNK])
+        probe.set_default_index(0)
+        assert probe.get_itos() == [UNK, "b", "a"] and probe["zzz"] == 0
+    except Exception as error:  # e.g. torchtext 0.6.0 (no build_vocab_from_iterator)
+        version = getattr(torchtext, "__version__", "?")
+        return None, f"torchtext {version} is unusable here ({type(error).__name__}: {str(error)[:120]})"
+    return build_vocab_from_iterator, f"torchtext {torchtext.__version__}"
+
+
+_BUILDER, BACKEND_REASON = _torchtext_builder()
+BACKEND = "torchtext" if _BUILDER is not None else "builtin"
+"""Which implementation builds vocabularies here: ``"torchtext"`` or ``"builtin"``."""
+if _BUILDER is None and "installed" not in BACKEND_REASON and "SEQ2SEQ" not in BACKEND_REASON:
+    warnings.warn(f"{BACKEND_REASON}; using the built-in Vocab (same ids).", RuntimeWarning, stacklevel=2)
+
+
+# ----------------------------------------------------------------------------- Vocab
+class Vocab:
+    """Token ↔ id mapping. Unknown tokens map to ``<unk>``."""
+
+    def __init__(self, itos: list[str], backend: str = "builtin"):
+        if len(set(itos)) != len(itos):
+            raise ValueError("vocabulary tokens must be unique")
+        missing = [s for s in SPECIALS if s not in itos]
+        if missing:
+            raise ValueError(f"vocabulary lacks special tokens {missing}")
+        self.itos = list(itos)
+        self.stoi = {tok: i for i, tok in enumerate(self.itos)}
+        self.backend = backend
+        self.pad_id, self.unk_id = self.stoi[PAD], self.stoi[UNK]
+        self.sos_id, self.eos_id = self.stoi[SOS], self.stoi[EOS]
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, token: str) -> bool:
+        return token in self.stoi
+
+    def __getitem__(self, token: str) -> int:
+        return self.stoi.get(token, self.unk_id)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Vocab) and self.itos == other.itos
+
+    def __repr__(self) -> str:
+        return f"Vocab({len(self)} tokens, backend={self.backend!r})"
+
+    def encode(self, tokens: list[str]) -> list[int]:
+        """Tokens → ids (unknown → ``<unk>``)."""
+        return [self[t] for t in tokens]
+
+    def decode(self, ids: Iterable[int], strip_specials: bool = True) -> list[str]:
+        """Ids → tokens; stops at ``<eos>`` and drops ``<pad>``/``<sos>`` when ``strip_specials``."""
+        tokens = []
+        for i in ids:
+            i = int(i)
+            if strip_specials and i == self.eos_id:
+                break
+            if strip_specials and i in (self.pad_id, self.sos_id):
+                continue
+            tokens.append(self.itos[i])
+        return tokens
+
+    def unknown(self, tokens: list[str]) -> list[str]:
+        """The tokens this vocabulary does not know."""
+        return [t for t in tokens if t not in self.stoi]
+
+
+def build_vocab(token_lists: Iterable[list[str]], min_freq: int = 1,
+                max_size: int | None = None) -> Vocab:
+    """Build a ``Vocab``: specials first, then by frequency (descending), ties alphabetical.
+
+    Uses torchtext's ``build_vocab_from_iterator`` when :data:`BACKEND` is ``"torchtext"``.
+    """
+    token_lists = list(token_lists)
+    if _BUILDER is not None:
+        max_tokens = None if max_size is None else max_size + len(SPECIALS)
+        tt_vocab = _BUILDER(iter(token_lists), min_freq=min_freq, specials=SPECIALS,
+                            special_first=True, max_tokens=max_tokens)
+        return Vocab(tt_vocab.get_itos(), backend="torchtext")
+    counts = Counter(tok for tokens in token_lists for tok in tokens)
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    itos = SPECIALS + [tok for tok, n in ranked if n >= min_freq and tok not in SPECIALS]
+    if max_size is not None:
+        itos = itos[: max_size + len(SPECIALS)]
+    return Vocab(itos, backend="builtin")

@@ -1,0 +1,131 @@
+"""Training: ``fit`` (Adam, gradient clipping, teacher forcing with schedules) and ``evaluate``."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+Schedule = Callable[[int], float]
+
+
+# ----------------------------------------------------------------------------- schedules
+def constant(ratio: float) -> Schedule:
+    """Always feed the gold word with probability ``ratio``."""
+    return lambda step: ratio
+
+
+def linear_decay(k: float = 1.0, c: float = 1e-3, eps: float = 0.0) -> Schedule:
+    """Bengio et al. (2015): $\\epsilon_i = \\max(\\epsilon, k - c\\,i)$."""
+    return lambda step: max(eps, k - c * step)
+
+
+def exponential_decay(k: float = 0.999) -> Schedule:
+    """Bengio et al. (2015): $\\epsilon_i = k^i$ with $k < 1$."""
+    return lambda step: k ** step
+
+
+def inverse_sigmoid_decay(k: float = 200.0) -> Schedule:
+    """Bengio et al. (2015): $\\epsilon_i = k / (k + \\exp(i / k))$ with $k \\ge 1$."""
+    return lambda step: k / (k + math.exp(min(step / k, 700.0)))
+
+
+# ----------------------------------------------------------------------------- loss
+def sequence_loss(logits: torch.Tensor, tgt_out: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """Mean cross-entropy over real (non-pad) target tokens.
+
+    ``logits [batch, T, V]``, ``tgt_out [batch, T]``."""
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt_out.reshape(-1), ignore_index=pad_id)
+
+
+@dataclass
+class History:
+    """What happened during training, for plots."""
+
+    step_loss: list[float] = field(default_factory=list)     # training loss of every batch
+    step_time: list[float] = field(default_factory=list)     # seconds since the start, per batch
+    step_ratio: list[float] = field(default_factory=list)    # teacher-forcing ratio, per batch
+    epoch_loss: list[float] = field(default_factory=list)    # mean training loss per epoch
+    valid_loss: list[float] = field(default_factory=list)    # validation loss per epoch (teacher-forced)
+    epoch_time: list[float] = field(default_factory=list)    # seconds per epoch
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "History":
+        return cls(**{k: list(v) for k, v in d.items()})
+
+
+def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, clip: float = 1.0,
+        teacher_forcing: float | Schedule = 1.0, valid_loader: Iterable | None = None,
+        device: torch.device | str = "cpu", pad_id: int = 0, parallel: bool = True,
+        progress: bool = True, verbose: bool = True,
+        on_epoch_end: Callable[[int, nn.Module], None] | None = None) -> History:
+    """Train ``model`` (a :class:`utils.models.Seq2Seq`) with Adam and gradient clipping.
+
+    ``teacher_forcing`` is a ratio in [0, 1] or a schedule ``step -> ratio``. Prints one line per
+    epoch when ``verbose``; shows a tqdm progress bar when ``progress``.
+    Returns a :class:`History`.
+    """
+    if epochs < 1:
+        raise ValueError("epochs must be at least 1")
+    schedule = teacher_forcing if callable(teacher_forcing) else constant(float(teacher_forcing))
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history, step, start = History(), 0, time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        model.train()
+        epoch_start, total, count = time.perf_counter(), 0.0, 0
+        bar = tqdm(loader, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress)
+        for batch in bar:
+            batch = batch.to(device)
+            ratio = float(schedule(step))
+            tgt_in, tgt_out = batch.tgt[:, :-1], batch.tgt[:, 1:]   # [batch, T] each
+            logits, _ = model(batch.src, batch.src_lengths, batch.src_mask, tgt_in,
+                              teacher_forcing=ratio, parallel=parallel)
+            loss = sequence_loss(logits, tgt_out, pad_id)
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), clip)
+            optimizer.step()
+            step += 1
+            history.step_loss.append(loss.item())
+            history.step_time.append(time.perf_counter() - start)
+            history.step_ratio.append(ratio)
+            total, count = total + loss.item(), count + 1
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        history.epoch_loss.append(total / count)
+        history.epoch_time.append(time.perf_counter() - epoch_start)
+        line = f"epoch {epoch:2d}  train loss {total / count:.3f}"
+        if valid_loader is not None:
+            history.valid_loss.append(evaluate(model, valid_loader, device, pad_id)["loss"])
+            line += f"  valid loss {history.valid_loss[-1]:.3f}"
+        if verbose:
+            print(line + f"  ({history.epoch_time[-1]:.1f} s)")
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, model)
+    return history
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str = "cpu",
+             pad_id: int = 0) -> dict[str, float]:
+    """Teacher-forced loss and next-token accuracy over real target tokens."""
+    model.eval()
+    total_loss, total_correct, total_tokens = 0.0, 0, 0
+    for batch in loader:
+        batch = batch.to(device)
+        tgt_in, tgt_out = batch.tgt[:, :-1], batch.tgt[:, 1:]
+        logits, _ = model(batch.src, batch.src_lengths, batch.src_mask, tgt_in)
+        real = tgt_out != pad_id                                   # [batch, T]
+        n = int(real.sum())
+        total_loss += sequence_loss(logits, tgt_out, pad_id).item() * n
+        total_correct += int(((logits.argmax(-1) == tgt_out) & real).sum())
+        total_tokens += n
+    return {"loss": total_loss / total_tokens, "accuracy": total_correct / total_tokens}
