@@ -5,7 +5,9 @@ $h_j$, score $e_{ij} = \\mathrm{score}(s_i, h_j)$, weights $\\alpha_{ij} = \\mat
 context $c_i = \\sum_j \\alpha_{ij} h_j$.
 
 Every score module maps ``query [batch, tgt_len, query_size]`` and
-``keys [batch, src_len, key_size]`` to ``scores [batch, tgt_len, src_len]``.
+``keys [batch, src_len, key_size]`` to ``scores [batch, tgt_len, src_len]``. It does so in two
+parts, ``prepare_keys`` (the work on the keys alone, e.g. $W h_j$) and ``compare``, so a decoder
+that runs step by step can prepare the keys once per sentence instead of once per step.
 """
 from __future__ import annotations
 
@@ -15,7 +17,20 @@ import torch
 import torch.nn as nn
 
 
-class DotScore(nn.Module):
+class Score(nn.Module):
+    """Base class: ``forward(query, keys) = compare(query, prepare_keys(keys))``."""
+
+    def prepare_keys(self, keys: torch.Tensor) -> torch.Tensor:
+        return keys
+
+    def compare(self, query: torch.Tensor, prepared: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+        return self.compare(query, self.prepare_keys(keys))  # [batch, tgt_len, src_len]
+
+
+class DotScore(Score):
     """$\\mathrm{score}(s, h) = s^\\top h$. No parameters; needs ``query_size == key_size``."""
 
     def __init__(self, query_size: int, key_size: int):
@@ -24,30 +39,33 @@ class DotScore(nn.Module):
             raise ValueError(f"dot score needs equal sizes, got query {query_size} and key {key_size}; "
                              "use 'general' or 'concat' to compare vectors of different sizes")
 
-    def forward(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-        return query @ keys.transpose(1, 2)  # [batch, tgt_len, src_len]
+    def compare(self, query: torch.Tensor, prepared: torch.Tensor) -> torch.Tensor:
+        return query @ prepared.transpose(1, 2)  # [batch, tgt_len, src_len]
 
 
 class ScaledDotScore(DotScore):
     """$\\mathrm{score}(s, h) = s^\\top h / \\sqrt{d}$ (Vaswani et al., 2017): keeps the softmax
     out of its flat, saturated regime when $d$ is large."""
 
-    def forward(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-        return query @ keys.transpose(1, 2) / math.sqrt(query.size(-1))  # [batch, tgt_len, src_len]
+    def compare(self, query: torch.Tensor, prepared: torch.Tensor) -> torch.Tensor:
+        return query @ prepared.transpose(1, 2) / math.sqrt(query.size(-1))  # [batch, tgt_len, src_len]
 
 
-class GeneralScore(nn.Module):
+class GeneralScore(Score):
     """Generalised (bilinear) dot: $\\mathrm{score}(s, h) = s^\\top W h$ (Luong et al., 2015)."""
 
     def __init__(self, query_size: int, key_size: int):
         super().__init__()
         self.W = nn.Linear(key_size, query_size, bias=False)  # W h: key space → query space
 
-    def forward(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
-        return query @ self.W(keys).transpose(1, 2)  # [batch, tgt_len, src_len]
+    def prepare_keys(self, keys: torch.Tensor) -> torch.Tensor:
+        return self.W(keys)                          # W h_j: [batch, src_len, query_size]
+
+    def compare(self, query: torch.Tensor, prepared: torch.Tensor) -> torch.Tensor:
+        return query @ prepared.transpose(1, 2)     # [batch, tgt_len, src_len]
 
 
-class ConcatScore(nn.Module):
+class ConcatScore(Score):
     """Concatenation / additive (Bahdanau et al., 2015):
     $\\mathrm{score}(s, h) = v^\\top \\tanh(W [s; h]) = v^\\top \\tanh(W_1 s + W_2 h)$.
 
@@ -62,9 +80,12 @@ class ConcatScore(nn.Module):
         self.W2 = nn.Linear(key_size, attention_size, bias=False)
         self.v = nn.Linear(attention_size, 1, bias=False)
 
-    def forward(self, query: torch.Tensor, keys: torch.Tensor) -> torch.Tensor:
+    def prepare_keys(self, keys: torch.Tensor) -> torch.Tensor:
+        return self.W2(keys)                         # W2 h_j: [batch, src_len, attn]
+
+    def compare(self, query: torch.Tensor, prepared: torch.Tensor) -> torch.Tensor:
         q = self.W1(query).unsqueeze(2)              # [batch, tgt_len, 1, attn]
-        k = self.W2(keys).unsqueeze(1)               # [batch, 1, src_len, attn]
+        k = prepared.unsqueeze(1)                    # [batch, 1, src_len, attn]
         return self.v(torch.tanh(q + k)).squeeze(-1)  # [batch, tgt_len, src_len]
 
     @property
@@ -84,8 +105,8 @@ def make_score(name: str, query_size: int, key_size: int) -> nn.Module:
 
 
 def attend(query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
-           mask: torch.Tensor | None = None, score: nn.Module | None = None
-           ) -> tuple[torch.Tensor, torch.Tensor]:
+           mask: torch.Tensor | None = None, score: Score | None = None,
+           prepared_keys: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Attention(Q, K, V): score every key, softmax over the source, weighted sum of the values.
 
     Args:
@@ -94,6 +115,7 @@ def attend(query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
         values: ``[batch, src_len, value_size]`` (encoder states $h_j$ again)
         mask:   ``[batch, src_len]``, True at real tokens; padding gets exactly zero weight
         score:  a score module (default: dot product)
+        prepared_keys: ``score.prepare_keys(keys)`` computed earlier (optional, for step loops)
     Returns:
         context ``[batch, tgt_len, value_size]`` and weights ``[batch, tgt_len, src_len]``.
     """
@@ -102,7 +124,11 @@ def attend(query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
                          f"keys {tuple(keys.shape)}, values {tuple(values.shape)}")
     if keys.shape[:2] != values.shape[:2]:
         raise ValueError(f"keys {tuple(keys.shape)} and values {tuple(values.shape)} differ in batch or length")
-    scores = score(query, keys) if score is not None else query @ keys.transpose(1, 2)
+    if score is None:
+        scores = query @ keys.transpose(1, 2)
+    else:
+        prepared = prepared_keys if prepared_keys is not None else score.prepare_keys(keys)
+        scores = score.compare(query, prepared)
     if mask is not None:
         if mask.shape != keys.shape[:2]:
             raise ValueError(f"mask {tuple(mask.shape)} must be [batch, src_len] = {tuple(keys.shape[:2])}")

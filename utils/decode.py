@@ -48,13 +48,15 @@ def default_max_len(src_len: int) -> int:
 
 @torch.no_grad()
 def translate_tokens(model: nn.Module, sources: list[list[str]], src_vocab: Vocab, tgt_vocab: Vocab,
-                     device: torch.device | str = "cpu", batch_size: int = 128,
+                     device: torch.device | str | None = None, batch_size: int = 128,
                      reverse_source: bool = False) -> tuple[list[list[str]], list[torch.Tensor | None]]:
     """Greedy translations of tokenised sentences, in input order.
 
     Returns the output tokens and, per sentence, its attention ``[out_len + 1, src_len + 1]``
     (rows: output words then ``<eos>``; columns: source words then ``<eos>``), or None.
+    ``device`` defaults to the model's.
     """
+    device = device if device is not None else next(model.parameters()).device
     model.eval()
     hyps: list[list[str]] = [[] for _ in sources]
     attentions: list[torch.Tensor | None] = [None for _ in sources]
@@ -90,7 +92,7 @@ class Translation:
 
 
 def translate(model: nn.Module, sentence: str, src_vocab: Vocab, tgt_vocab: Vocab,
-              device: torch.device | str = "cpu", max_src_len: int | None = None,
+              device: torch.device | str | None = None, max_src_len: int | None = None,
               reverse_source: bool = False) -> Translation:
     """Translate one French sentence (a string), with clear handling of bad input.
 

@@ -85,6 +85,7 @@ def load_checkpoint(path: str | Path, src_vocab: Vocab, tgt_vocab: Vocab,
 
 
 def train_or_load(name: str, config: ModelConfig, data: SyntheticData, *, epochs: int, lr: float = 3e-3,
+                  lr_decay: float = 1.0,
                   teacher_forcing: float | Callable[[int], float] = 1.0, schedule_name: str = "",
                   seed: int = 0, device: torch.device | str = "cpu", use_cache: bool = True,
                   verbose: bool = True, progress: bool = True) -> tuple[Seq2Seq, History]:
@@ -95,7 +96,7 @@ def train_or_load(name: str, config: ModelConfig, data: SyntheticData, *, epochs
     """
     if callable(teacher_forcing) and not schedule_name:
         raise ValueError("give schedule_name when teacher_forcing is a schedule (it keys the cache)")
-    key = json.dumps([asdict(config), epochs, lr, schedule_name or teacher_forcing, seed, data.reverse_source,
+    key = json.dumps([asdict(config), epochs, lr, lr_decay, schedule_name or teacher_forcing, seed, data.reverse_source,
                       data.batch_size, len(data.train), data.src_vocab.itos, data.tgt_vocab.itos,
                       torch.__version__], sort_keys=True)
     path = MODEL_CACHE / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"  # same setup, same file
@@ -107,7 +108,7 @@ def train_or_load(name: str, config: ModelConfig, data: SyntheticData, *, epochs
     seed_everything(seed)
     model = build_model(config, len(data.src_vocab), len(data.tgt_vocab), data.src_vocab.pad_id)
     start = time.perf_counter()
-    history = fit(model, data.loader("train", seed=seed), epochs, lr=lr, teacher_forcing=teacher_forcing,
+    history = fit(model, data.loader("train", seed=seed), epochs, lr=lr, lr_decay=lr_decay, teacher_forcing=teacher_forcing,
                   device=device, pad_id=data.tgt_vocab.pad_id, verbose=verbose, progress=progress)
     if verbose:
         print(f"{name}: trained {epochs} epochs in {time.perf_counter() - start:.0f} s")

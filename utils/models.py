@@ -28,7 +28,13 @@ class ModelConfig:
 
 
 class Encoder(nn.Module):
-    """Embedding + GRU over packed sequences (padding never enters the recurrence)."""
+    """Embedding + GRU over a right-padded batch.
+
+    Padding only ever comes *after* a sentence's last token, so a left-to-right GRU's states at
+    real positions never see it; the final state is read at each sentence's own last token and
+    the padded positions are zeroed. This equals ``pack_padded_sequence`` exactly (a test checks)
+    and is several times faster on CPU, where the packed GRU's backward pass dominates training.
+    """
 
     def __init__(self, vocab_size: int, emb_size: int, hidden_size: int, dropout: float = 0.0, pad_id: int = 0):
         super().__init__()
@@ -40,11 +46,12 @@ class Encoder(nn.Module):
         """Returns ``enc_out [batch, src_len, H]`` (zeros at padding) and ``hidden [1, batch, H]``,
         the state after each sentence's last real token."""
         embedded = self.dropout(self.embedding(src))                      # [batch, src_len, E]
-        packed = nn.utils.rnn.pack_padded_sequence(embedded, src_lengths.cpu(), batch_first=True,
-                                                   enforce_sorted=False)
-        packed_out, hidden = self.rnn(packed)                             # hidden: [1, batch, H]
-        enc_out, _ = nn.utils.rnn.pad_packed_sequence(packed_out, batch_first=True,
-                                                      total_length=src.size(1))  # [batch, src_len, H]
+        enc_out, _ = self.rnn(embedded)                                   # [batch, src_len, H]
+        lengths = src_lengths.to(src.device)
+        last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, enc_out.size(2))  # [batch, 1, H]
+        hidden = enc_out.gather(1, last).transpose(0, 1).contiguous()    # [1, batch, H]
+        real = torch.arange(src.size(1), device=src.device)[None, :] < lengths[:, None]
+        enc_out = enc_out * real.unsqueeze(-1)                            # zeros at padding
         return enc_out, hidden
 
 
@@ -156,15 +163,17 @@ class BahdanauDecoder(nn.Module):
         self.out = nn.Linear(hidden_size, vocab_size)
 
     def init_state(self, enc_hidden, enc_out):
-        return enc_hidden  # [1, batch, H]
+        # The state carries the keys prepared for the score (e.g. W2 h_j), computed once here.
+        return enc_hidden, self.score.prepare_keys(enc_out)  # [1, batch, H], [batch, S, A]
 
     def step(self, y_prev, state, enc_out, src_mask):
-        query = state[-1][:, None]                                          # s_{i-1}: [batch, 1, H]
-        context, weights = attend(query, enc_out, enc_out, src_mask, self.score)  # [b, 1, H], [b, 1, S]
+        hidden, keys = state
+        query = hidden[-1][:, None]                                         # s_{i-1}: [batch, 1, H]
+        context, weights = attend(query, enc_out, enc_out, src_mask, self.score, prepared_keys=keys)
         rnn_in = torch.cat([self.dropout(self.embedding(y_prev[:, None])), context], dim=-1)  # [b, 1, E+H]
-        output, state = self.rnn(rnn_in, state)                             # s_i: [batch, 1, H]
+        output, hidden = self.rnn(rnn_in, hidden)                           # s_i: [batch, 1, H]
         attentional = torch.tanh(self.combine(torch.cat([context, output], dim=-1)))  # [b, 1, H]
-        return self.out(self.dropout(attentional))[:, 0], state, weights[:, 0]
+        return self.out(self.dropout(attentional))[:, 0], (hidden, keys), weights[:, 0]
 
     def forward_teacher(self, tgt_in, state, enc_out, src_mask):
         return teacher_forced_loop(self, tgt_in, state, enc_out, src_mask)

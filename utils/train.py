@@ -65,11 +65,12 @@ class History:
 def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, clip: float = 1.0,
         teacher_forcing: float | Schedule = 1.0, valid_loader: Iterable | None = None,
         device: torch.device | str = "cpu", pad_id: int = 0, parallel: bool = True,
-        progress: bool = True, verbose: bool = True,
+        lr_decay: float = 1.0, progress: bool = True, verbose: bool = True,
         on_epoch_end: Callable[[int, nn.Module], None] | None = None) -> History:
     """Train ``model`` (a :class:`utils.models.Seq2Seq`) with Adam and gradient clipping.
 
-    ``teacher_forcing`` is a ratio in [0, 1] or a schedule ``step -> ratio``. Prints one line per
+    ``teacher_forcing`` is a ratio in [0, 1] or a schedule ``step -> ratio``. ``lr_decay`` < 1
+    lowers the learning rate linearly to ``lr * lr_decay`` by the last step. Prints one line per
     epoch when ``verbose``; shows a tqdm progress bar when ``progress``.
     Returns a :class:`History`.
     """
@@ -78,6 +79,9 @@ def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, cl
     schedule = teacher_forcing if callable(teacher_forcing) else constant(float(teacher_forcing))
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    total_steps = max(1, epochs * len(loader) - 1)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: 1.0 - (1.0 - lr_decay) * min(s, total_steps) / total_steps)
     history, step, start = History(), 0, time.perf_counter()
     for epoch in range(1, epochs + 1):
         model.train()
@@ -94,6 +98,7 @@ def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, cl
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), clip)
             optimizer.step()
+            scheduler.step()
             step += 1
             history.step_loss.append(loss.item())
             history.step_time.append(time.perf_counter() - start)
