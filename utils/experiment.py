@@ -14,8 +14,10 @@ from typing import Callable
 
 import torch
 
-from utils.corpus import SentencePair
-from utils.data import CACHE_DIR, TranslationDataset, load_synthetic, make_loader
+from utils.corpus import LENGTH_BUCKETS, SentencePair
+from utils.data import CACHE_DIR, TranslationDataset, collate, load_synthetic, make_loader
+from utils.decode import translate_tokens
+from utils.metrics import alignment_error_rate, attention_links, by_length, corpus_bleu, exact_match
 from utils.models import ModelConfig, Seq2Seq, build_model
 from utils.runtime import seed_everything
 from utils.text import Vocab, build_vocab
@@ -118,3 +120,196 @@ def train_or_load(name: str, config: ModelConfig, data: SyntheticData, *, epochs
     if use_cache:
         save_checkpoint(path, model, data.src_vocab, data.tgt_vocab, history)
     return model, history
+
+
+# ----------------------------------------------------------------------------- evaluation
+@dataclass
+class TestResults:
+    """Greedy translations of a test set and their scores (BLEU on 0–100, exact match 0–1)."""
+
+    sources: list[list[str]]
+    references: list[list[str]]
+    hypotheses: list[list[str]]
+    attentions: list[torch.Tensor | None]
+    bleu: float
+    exact: float
+    bleu_by_length: dict[str, float]
+    exact_by_length: dict[str, float]
+
+
+def test_translations(model: Seq2Seq, data: SyntheticData, split: str = "test") -> TestResults:
+    """Translate ``data.<split>`` greedily and score it overall and per source-length bucket."""
+    pairs = getattr(data, split)
+    sources = [p.src_tokens for p in pairs]
+    refs = [p.tgt_tokens for p in pairs]
+    hyps, attentions = translate_tokens(model, sources, data.src_vocab, data.tgt_vocab,
+                                        reverse_source=data.reverse_source)
+    lengths = [len(s) for s in sources]
+    return TestResults(sources, refs, hyps, attentions, corpus_bleu(hyps, refs), exact_match(hyps, refs),
+                       by_length(lengths, hyps, refs, LENGTH_BUCKETS),
+                       by_length(lengths, hyps, refs, LENGTH_BUCKETS, exact_match))
+
+
+test_translations.__test__ = False  # a helper, not a pytest test
+
+
+@torch.no_grad()
+def accuracy_by_source_position(model: Seq2Seq, data: SyntheticData, min_len: int = 31,
+                                n_bins: int = 5, split: str = "test") -> list[float]:
+    """Where is information lost? Teacher-forced next-word accuracy of English words, grouped by
+    the *relative position in the French sentence* of the word they translate (gold alignment).
+
+    Only sentences with at least ``min_len`` source tokens. Returns one accuracy per bin, from the
+    first fifth of the source sentence (bin 0) to the last (with the default ``n_bins=5``).
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    pairs = [p for p in getattr(data, split) if len(p.src_tokens) >= min_len]
+    if not pairs:
+        raise ValueError(f"no {split} sentences with at least {min_len} source tokens")
+    dataset = TranslationDataset([(p.src_tokens, p.tgt_tokens) for p in pairs], data.src_vocab,
+                                 data.tgt_vocab, data.reverse_source)
+    correct, total = [0] * n_bins, [0] * n_bins
+    for start in range(0, len(pairs), data.batch_size):
+        chunk = range(start, min(start + data.batch_size, len(pairs)))
+        batch = collate([dataset[i] for i in chunk], data.src_vocab.pad_id, data.tgt_vocab.pad_id).to(device)
+        logits, _ = model(batch.src, batch.src_lengths, batch.src_mask, batch.tgt[:, :-1])
+        hits = (logits.argmax(-1) == batch.tgt[:, 1:]).cpu()          # [batch, T]
+        for row, i in enumerate(chunk):
+            n_src = len(pairs[i].src_tokens)
+            first_link: dict[int, int] = {}
+            for s, t in sorted(pairs[i].alignment):
+                first_link.setdefault(t, s)
+            for t, s in first_link.items():                             # English word t ↔ French word s
+                b = min(n_bins - 1, s * n_bins // n_src)
+                correct[b] += int(hits[row, t])
+                total[b] += 1
+    return [c / n if n else float("nan") for c, n in zip(correct, total)]
+
+
+@torch.no_grad()
+def _final_states(model: Seq2Seq, data: SyntheticData, pairs: list[SentencePair]) -> torch.Tensor:
+    """The encoder's last hidden state $h_T$ for each pair: ``[len(pairs), H]``."""
+    device = next(model.parameters()).device
+    dataset = TranslationDataset([(p.src_tokens, p.tgt_tokens) for p in pairs], data.src_vocab,
+                                 data.tgt_vocab, data.reverse_source)
+    states = []
+    for start in range(0, len(pairs), 256):
+        batch = collate([dataset[i] for i in range(start, min(start + 256, len(pairs)))],
+                        data.src_vocab.pad_id, data.tgt_vocab.pad_id).to(device)
+        _, hidden = model.encoder(batch.src, batch.src_lengths)      # [1, batch, H]
+        states.append(hidden[-1].cpu())
+    return torch.cat(states)
+
+
+def probe_final_state(model: Seq2Seq, data: SyntheticData, positions: list[int], min_len: int = 41,
+                      steps: int = 100, seed: int = 0) -> tuple[dict[int, float], dict[int, float]]:
+    """What does the single vector $h_T$ still know about each source word?
+
+    For each position (1 = first French word, -1 = last; positions in the *original* order even
+    when the model reads the source reversed), a linear classifier (a "probe") is trained on the
+    training sentences' $h_T$ to name the word at that position, and tested on the validation and
+    test sentences. Only sentences with at least ``min_len`` tokens. Returns the probe's accuracy
+    and the accuracy of always guessing the most common word there (the baseline), per position.
+    """
+    def split(pairs):
+        pairs = [p for p in pairs if len(p.src_tokens) >= min_len]
+        states = _final_states(model, data, pairs)
+        words = {pos: torch.tensor([data.src_vocab.stoi.get(p.src_tokens[pos - 1 if pos > 0 else pos],
+                                                             data.src_vocab.unk_id) for p in pairs])
+                 for pos in positions}
+        return states, words
+
+    (x_train, y_train), (x_test, y_test) = split(data.train), split(data.valid + data.test)
+    mean, std = x_train.mean(0), x_train.std(0) + 1e-6
+    x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
+    accuracy, baseline = {}, {}
+    for pos in positions:
+        torch.manual_seed(seed)
+        probe = torch.nn.Linear(x_train.size(1), len(data.src_vocab))
+        optimizer = torch.optim.Adam(probe.parameters(), lr=0.1)
+        for _ in range(steps):                                    # full-batch training, a few seconds
+            loss = torch.nn.functional.cross_entropy(probe(x_train), y_train[pos])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            accuracy[pos] = (probe(x_test).argmax(-1) == y_test[pos]).float().mean().item()
+        most_common = torch.bincount(y_train[pos]).argmax()
+        baseline[pos] = (y_test[pos] == most_common).float().mean().item()
+    return accuracy, baseline
+
+
+def gradient_by_source_position(model: Seq2Seq, data: SyntheticData, min_len: int = 51,
+                                max_sentences: int = 64, split: str = "test") -> list[float]:
+    """How strongly does the training signal reach each source word?
+
+    For up to ``max_sentences`` sentences with at least ``min_len`` source tokens, computes the
+    teacher-forced loss (summed over target words) and the norm of its gradient with respect to
+    each source word's embedding $x_j$ (the encoder's input), averaged over sentences. Returns
+    one value per position $1 \\dots$ ``min_len`` (positions in the order the encoder reads).
+    """
+    device = next(model.parameters()).device
+    pairs = [p for p in getattr(data, split) if len(p.src_tokens) >= min_len][:max_sentences]
+    if not pairs:
+        raise ValueError(f"no {split} sentences with at least {min_len} source tokens")
+    dataset = TranslationDataset([(p.src_tokens, p.tgt_tokens) for p in pairs], data.src_vocab,
+                                 data.tgt_vocab, data.reverse_source)
+    batch = collate([dataset[i] for i in range(len(pairs))], data.src_vocab.pad_id,
+                    data.tgt_vocab.pad_id).to(device)
+    captured = {}
+
+    def keep(module, inputs, output):                    # the embeddings x_j, [batch, S, E]
+        output.retain_grad()
+        captured["x"] = output
+
+    handle = model.encoder.embedding.register_forward_hook(keep)
+    was_training = model.training
+    try:
+        model.eval()                                     # no dropout; gradients still flow
+        model.zero_grad()
+        logits, _ = model(batch.src, batch.src_lengths, batch.src_mask, batch.tgt[:, :-1])
+        loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), batch.tgt[:, 1:],
+                                                 ignore_index=data.tgt_vocab.pad_id, reduction="sum")
+        loss.backward()
+    finally:
+        handle.remove()
+        model.zero_grad()
+        model.train(was_training)
+    norms = captured["x"].grad.norm(dim=-1)[:, :min_len]  # [batch, min_len]
+    return (norms.mean(0)).tolist()
+
+
+@torch.no_grad()
+def teacher_forced_attention(model: Seq2Seq, data: SyntheticData, split: str = "test") -> list[torch.Tensor]:
+    """Attention weights while the model reads the *gold* translation (teacher forcing), one
+    ``[len(target) + 1, len(source) + 1]`` tensor per pair (rows: target words then ``<eos>``;
+    columns: source words then ``<eos>``). Comparable with the gold alignments word for word."""
+    if not model.decoder.has_attention:
+        raise ValueError("this model has no attention weights (a vanilla decoder)")
+    if data.reverse_source:
+        raise ValueError("attention against gold alignments needs the source in its original order")
+    model.eval()
+    device = next(model.parameters()).device
+    pairs = getattr(data, split)
+    dataset = TranslationDataset([(p.src_tokens, p.tgt_tokens) for p in pairs], data.src_vocab,
+                                 data.tgt_vocab, data.reverse_source)
+    out = []
+    for start in range(0, len(pairs), 128):
+        chunk = range(start, min(start + 128, len(pairs)))
+        batch = collate([dataset[i] for i in chunk], data.src_vocab.pad_id, data.tgt_vocab.pad_id).to(device)
+        _, weights = model(batch.src, batch.src_lengths, batch.src_mask, batch.tgt[:, :-1])
+        for row, i in enumerate(chunk):
+            n_src, n_tgt = len(pairs[i].src_tokens), len(pairs[i].tgt_tokens)
+            w = weights[row, : n_tgt + 1, : n_src + 1].cpu()
+            out.append(w)
+    return out
+
+
+def attention_aer(model: Seq2Seq, data: SyntheticData, split: str = "test") -> float:
+    """Alignment error rate of the model's attention against the corpus's gold alignments: each
+    English word is linked to the French word it attends to most (teacher-forced), 0 = perfect."""
+    pairs = getattr(data, split)
+    predicted = [attention_links(w, len(p.src_tokens), len(p.tgt_tokens))
+                 for w, p in zip(teacher_forced_attention(model, data, split), pairs)]
+    return alignment_error_rate(predicted, [set(p.alignment) for p in pairs])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as ticker
 import numpy as np
 import torch
 
@@ -13,6 +14,13 @@ def _axes(ax, figsize):
     if ax is None:
         _, ax = plt.subplots(figsize=figsize)
     return ax
+
+
+def _log_axis(ax) -> None:
+    """A log-scale y axis with plain tick labels (0.5, 1, 2 rather than 5×10⁻¹)."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda y, _: f"{y:g}"))
+    ax.yaxis.set_minor_formatter(ticker.FuncFormatter(lambda y, _: f"{y:g}" if f"{y:g}"[0] in "1235" else ""))
 
 
 def plot_attention(weights, src_tokens: Sequence[str], tgt_tokens: Sequence[str], ax=None,
@@ -76,7 +84,7 @@ def plot_losses(histories: Mapping[str, object], x: str = "step", ax=None, title
     ax.set_xlabel("training step (batches)" if x == "step" else "wall-clock time (s)")
     ax.set_ylabel("training loss" + (" (log scale)" if log else ""))
     if log:
-        ax.set_yscale("log")
+        _log_axis(ax)
     ax.grid(alpha=0.3)
     ax.legend()
     if title:
@@ -92,7 +100,7 @@ def plot_gradient_norms(norms: Mapping[str, Sequence[float]], ax=None, title: st
     ax.set_xlabel("source position (1 = first word)")
     ax.set_ylabel("‖∂loss / ∂x_j‖" + (" (log scale)" if log else ""))
     if log:
-        ax.set_yscale("log")
+        _log_axis(ax)
     ax.grid(alpha=0.3)
     ax.legend()
     if title:

@@ -146,13 +146,18 @@ class Vocab:
 
 
 def build_vocab(token_lists: Iterable[list[str]], min_freq: int = 1,
-                max_size: int | None = None) -> Vocab:
+                max_size: int | None = None, backend: str | None = None) -> Vocab:
     """Build a ``Vocab``: specials first, then by frequency (descending), ties alphabetical.
 
-    Uses torchtext's ``build_vocab_from_iterator`` when :data:`BACKEND` is ``"torchtext"``.
+    Uses torchtext's ``build_vocab_from_iterator`` when :data:`BACKEND` is ``"torchtext"``;
+    ``backend="builtin"`` forces the built-in builder (the parity test compares the two).
     """
+    if backend not in (None, "builtin", "torchtext"):
+        raise ValueError(f"backend must be 'builtin' or 'torchtext', got {backend!r}")
+    if backend == "torchtext" and _BUILDER is None:
+        raise RuntimeError(f"torchtext is not usable here: {BACKEND_REASON}")
     token_lists = list(token_lists)
-    if _BUILDER is not None:
+    if _BUILDER is not None and backend != "builtin":
         max_tokens = None if max_size is None else max_size + len(SPECIALS)
         tt_vocab = _BUILDER(iter(token_lists), min_freq=min_freq, specials=SPECIALS,
                             special_first=True, max_tokens=max_tokens)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
@@ -86,7 +87,9 @@ def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, cl
     for epoch in range(1, epochs + 1):
         model.train()
         epoch_start, total, count = time.perf_counter(), 0.0, 0
-        bar = tqdm(loader, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress)
+        # TQDM_DISABLE=1 turns bars off everywhere (it is how the committed notebooks are executed).
+        bar = tqdm(loader, desc=f"epoch {epoch}/{epochs}", leave=False,
+                   disable=not progress or os.environ.get("TQDM_DISABLE", "") not in ("", "0"))
         for batch in bar:
             batch = batch.to(device)
             ratio = float(schedule(step))

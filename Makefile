@@ -1,0 +1,57 @@
+# The README's two commands: `make lab` and `make test`. Both create the virtual environment
+# .venv on first use (Python >= 3.10 and pip are all they need) and update it when
+# requirements.txt changes.
+#
+#   make lab            open the series in JupyterLab
+#   make test           unit tests + every notebook under nbval (the current stack)
+#   make classic-test   unit tests in the classic stack (Python 3.11, torch 2.3.1, torchtext 0.18)
+#   make execute        re-execute the notebooks in place (what the committed outputs come from)
+#
+# TORCH picks the torch build, e.g. `make test TORCH=torch==2.13.0`; CI pins a CPU build.
+
+PYTHON ?= python3
+TORCH ?= torch>=2.3
+VENV ?= .venv
+CLASSIC_PYTHON ?= python3.11
+CLASSIC_VENV ?= .venv-classic
+CLASSIC_PINS = torch==2.3.1 torchtext==0.18.0 "numpy<2"
+PYTEST_ARGS ?=
+
+BIN = $(VENV)/bin
+CLASSIC_BIN = $(CLASSIC_VENV)/bin
+
+.PHONY: lab test classic-test unit execute clean
+
+lab: $(VENV)/.installed
+	$(BIN)/jupyter lab notebooks/
+
+test: $(VENV)/.installed
+	@SEQ2SEQ_EXPECT_BACKEND=builtin TQDM_DISABLE=1 $(BIN)/python -m pytest tests notebooks \
+	    --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider $(PYTEST_ARGS); \
+	rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: nothing to fail"; exit 0; fi; exit $$rc
+
+unit: $(VENV)/.installed
+	@SEQ2SEQ_EXPECT_BACKEND=builtin $(BIN)/python -m pytest tests -p no:cacheprovider $(PYTEST_ARGS); \
+	rc=$$?; if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
+
+classic-test: $(CLASSIC_VENV)/.installed
+	@SEQ2SEQ_EXPECT_BACKEND=torchtext $(CLASSIC_BIN)/python -m pytest tests -p no:cacheprovider $(PYTEST_ARGS); \
+	rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: nothing to fail"; exit 0; fi; exit $$rc
+
+execute: $(VENV)/.installed
+	$(BIN)/python scripts/execute_notebooks.py
+
+$(VENV)/.installed: requirements.txt Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH)" -r requirements.txt
+	touch $@
+
+$(CLASSIC_VENV)/.installed: requirements.txt Makefile
+	test -x $(CLASSIC_BIN)/python || $(CLASSIC_PYTHON) -m venv $(CLASSIC_VENV)
+	$(CLASSIC_BIN)/python -m pip install -q --upgrade pip
+	$(CLASSIC_BIN)/python -m pip install -q $(CLASSIC_PINS) -r requirements.txt
+	touch $@
+
+clean:
+	rm -rf $(VENV) $(CLASSIC_VENV) data/cache

@@ -1,0 +1,68 @@
+"""Execute notebooks in place, top to bottom in a fresh kernel, the way the committed outputs are made.
+
+    python scripts/execute_notebooks.py [--fresh] [NAME ...]
+
+Progress bars are turned off (TQDM_DISABLE=1) so the saved outputs hold no widgets; widget
+metadata is stripped anyway. ``--fresh`` first deletes the model cache (data/cache/models), so
+every model is trained as a reader's first run would. Prints each notebook's wall time.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from notebook_header import stamp  # noqa: E402
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def clean(nb) -> None:
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.outputs = [o for o in cell.outputs
+                        if not (o.output_type in ("display_data", "execute_result") and WIDGET_MIME in o.get("data", {}))]
+
+
+def execute(path: Path, timeout: int = 900) -> float:
+    stamp(path)
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    elapsed = time.perf_counter() - start
+    clean(nb)
+    nbformat.write(nb, path)
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="execute notebooks in place")
+    parser.add_argument("--fresh", action="store_true", help="delete the model cache first")
+    parser.add_argument("names", nargs="*", help="notebook names or paths (default: all, in order)")
+    args = parser.parse_args()
+    os.environ["TQDM_DISABLE"] = "1"
+    if args.fresh:
+        shutil.rmtree(ROOT / "data" / "cache" / "models", ignore_errors=True)
+    paths = [Path(n) if n.endswith(".ipynb") else ROOT / "notebooks" / f"{n}.ipynb" for n in args.names] \
+        or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    total = 0.0
+    for path in paths:
+        seconds = execute(path.resolve())
+        total += seconds
+        print(f"{path.name}: {seconds:6.1f} s", flush=True)
+    print(f"total: {total:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The first cells every notebook shares: a Colab badge and the setup cell.
+
+The repository URL lives here and only here. `python scripts/notebook_header.py` stamps the
+badge (cell 0) and the setup cell (the first code cell) into every notebook; `--check` only
+reports notebooks whose header differs (tests/test_notebooks_hygiene.py runs it).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import nbformat
+
+REPO_URL = "https://github.com/seq2seq-attention/seq2seq-attention-notebooks"
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+
+BADGE_PREFIX = "[![Open In Colab]"
+SETUP_PREFIX = "# Setup:"
+
+SETUP_SOURCE = f'''{SETUP_PREFIX} makes `utils` importable in JupyterLab or Colab (the same cell in every notebook)
+import os, subprocess, sys
+from pathlib import Path
+
+root = next((p for p in [Path.cwd(), *Path.cwd().parents] if (p / "utils" / "__init__.py").exists()), None)
+if root is None and ("google.colab" in sys.modules or os.environ.get("SEQ2SEQ_FORCE_COLAB") == "1"):
+    root = Path.cwd() / "seq2seq-attention-notebooks"
+    if not root.exists():
+        url = os.environ.get("SEQ2SEQ_REPO_URL", "{REPO_URL}")
+        subprocess.run(["git", "clone", "--depth", "1", url, str(root)], check=True)
+    try:
+        import sacrebleu  # noqa: F401  (the one package Colab lacks)
+    except ImportError:
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "sacrebleu"], check=True)
+if root is None:
+    raise RuntimeError("cannot find the series' `utils` package: open this notebook from the "
+                       "repository's notebooks/ folder (see README.md)")
+sys.path.insert(0, str(root))'''
+
+
+def badge_source(name: str) -> str:
+    owner_repo = REPO_URL.removeprefix("https://github.com/")
+    url = f"https://colab.research.google.com/github/{owner_repo}/blob/main/notebooks/{name}"
+    return f"{BADGE_PREFIX}(https://colab.research.google.com/assets/colab-badge.svg)]({url})"
+
+
+def expected_header(name: str) -> tuple[str, str]:
+    return badge_source(name), SETUP_SOURCE
+
+
+def header_problems(path: Path) -> list[str]:
+    nb = nbformat.read(path, as_version=4)
+    badge, setup = expected_header(path.name)
+    problems = []
+    if not nb.cells or nb.cells[0].cell_type != "markdown" or nb.cells[0].source != badge:
+        problems.append("cell 0 is not the Colab badge for this notebook")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    if not code or code[0].source != setup:
+        problems.append("the first code cell is not the shared setup cell")
+    return problems
+
+
+def stamp(path: Path) -> bool:
+    nb = nbformat.read(path, as_version=4)
+    badge, setup = expected_header(path.name)
+    changed = False
+    if nb.cells and nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith(BADGE_PREFIX):
+        if nb.cells[0].source != badge:
+            nb.cells[0].source, changed = badge, True
+    else:
+        nb.cells.insert(0, nbformat.v4.new_markdown_cell(badge))
+        changed = True
+    first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), None)
+    if first_code is not None and nb.cells[first_code].source.startswith(SETUP_PREFIX):
+        if nb.cells[first_code].source != setup:
+            nb.cells[first_code].source, changed = setup, True
+    else:
+        at = first_code if first_code is not None else len(nb.cells)
+        nb.cells.insert(at, nbformat.v4.new_code_cell(setup))
+        changed = True
+    if changed:
+        nbformat.write(nb, path)
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="report differences, change nothing")
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    args = parser.parse_args(argv)
+    paths = args.notebooks or sorted(NOTEBOOKS.glob("*.ipynb"))
+    failed = False
+    for path in paths:
+        if args.check:
+            for problem in header_problems(path):
+                print(f"{path.name}: {problem}")
+                failed = True
+        elif stamp(path):
+            print(f"stamped {path.name}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

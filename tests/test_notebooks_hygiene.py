@@ -1,0 +1,79 @@
+"""Committed notebooks: executed in order from a fresh kernel, with clean, shareable outputs."""
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from notebook_header import header_problems  # noqa: E402
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+LOCAL_PATHS = re.compile(r"(/work/|/tmp/|/root/|/home/|/Users/|C:\\\\|ipykernel_\d+|/var/folders/)")
+MAX_BYTES = 3_000_000
+
+
+def _outputs_text(output) -> str:
+    if output["output_type"] == "stream":
+        return "".join(output["text"])
+    data = output.get("data", {})
+    return "".join("".join(v) if isinstance(v, list) else str(v)
+                   for k, v in data.items() if k.startswith("text/"))
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def notebook(request):
+    return request.param, json.loads(request.param.read_text())
+
+
+def test_there_are_notebooks():
+    if not NOTEBOOKS:
+        pytest.skip("no notebooks yet")
+    assert all(re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", p.name) for p in NOTEBOOKS)
+
+
+def test_executed_in_order_from_a_fresh_kernel(notebook):
+    path, nb = notebook
+    counts = [c["execution_count"] for c in nb["cells"] if c["cell_type"] == "code"]
+    assert counts == list(range(1, len(counts) + 1)), f"{path.name}: re-execute it top to bottom"
+
+
+def test_every_code_cell_has_run_without_errors(notebook):
+    path, nb = notebook
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "code":
+            assert all(o["output_type"] != "error" for o in cell["outputs"]), f"{path.name} cell {i} has an error"
+
+
+def test_outputs_hold_no_local_paths_or_warnings(notebook):
+    path, nb = notebook
+    for i, cell in enumerate(nb["cells"]):
+        for output in cell.get("outputs", []):
+            text = _outputs_text(output)
+            assert not LOCAL_PATHS.search(text), f"{path.name} cell {i}: local path in output"
+            if output["output_type"] == "stream" and output["name"] == "stderr":
+                assert "Warning" not in text, f"{path.name} cell {i}: a warning in the output"
+
+
+def test_no_widget_state_and_bounded_size(notebook):
+    path, nb = notebook
+    assert "widgets" not in nb.get("metadata", {}), f"{path.name}: widget state breaks GitHub rendering"
+    for cell in nb["cells"]:
+        for output in cell.get("outputs", []):
+            assert "application/vnd.jupyter.widget-view+json" not in output.get("data", {})
+    assert path.stat().st_size < MAX_BYTES
+
+
+def test_has_plots_and_checked_claims(notebook):
+    path, nb = notebook
+    outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
+    assert any("image/png" in o.get("data", {}) for o in outputs), f"{path.name}: no figure"
+    assert any(_outputs_text(o).startswith("✓") or "\n✓" in _outputs_text(o) for o in outputs), \
+        f"{path.name}: no checked claim (utils.checks.check)"
+
+
+def test_shared_header(notebook):
+    path, _ = notebook
+    assert header_problems(path) == [], "run `python scripts/notebook_header.py` to stamp the header"
