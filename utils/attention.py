@@ -97,10 +97,13 @@ class ConcatScore(Score):
 SCORES = {"dot": DotScore, "scaled_dot": ScaledDotScore, "general": GeneralScore, "concat": ConcatScore}
 
 
-def make_score(name: str, query_size: int, key_size: int) -> nn.Module:
-    """A score module by name: ``dot``, ``scaled_dot``, ``general`` or ``concat``."""
+def make_score(name: str, query_size: int, key_size: int, attention_size: int | None = None) -> Score:
+    """A score module by name: ``dot``, ``scaled_dot``, ``general`` or ``concat``.
+    ``attention_size`` is the width of the concat score's layer (default: ``key_size``)."""
     if name not in SCORES:
         raise ValueError(f"unknown score {name!r}; choose one of {sorted(SCORES)}")
+    if name == "concat":
+        return ConcatScore(query_size, key_size, attention_size)
     return SCORES[name](query_size, key_size)
 
 

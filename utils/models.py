@@ -25,6 +25,7 @@ class ModelConfig:
     emb_size: int = 32
     hidden_size: int = 128
     dropout: float = 0.0        # the synthetic corpus is clean and large enough; 0 trained best
+    attention_size: int = 32    # hidden units of the concat score's layer (v·tanh(W[s;h]))
 
 
 def gru_step(rnn: nn.GRU, x: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
@@ -123,11 +124,11 @@ class LuongDecoder(nn.Module):
     parallel_teacher_forcing = True
 
     def __init__(self, vocab_size: int, emb_size: int, hidden_size: int, score: str = "dot",
-                 dropout: float = 0.0, pad_id: int = 0):
+                 dropout: float = 0.0, pad_id: int = 0, attention_size: int | None = None):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, emb_size, padding_idx=pad_id)
         self.rnn = nn.GRU(emb_size, hidden_size, batch_first=True)
-        self.score = make_score(score, hidden_size, hidden_size)
+        self.score = make_score(score, hidden_size, hidden_size, attention_size)
         self.combine = nn.Linear(2 * hidden_size, hidden_size)  # W_c
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(hidden_size, vocab_size)           # W_o
@@ -162,11 +163,11 @@ class BahdanauDecoder(nn.Module):
     parallel_teacher_forcing = False
 
     def __init__(self, vocab_size: int, emb_size: int, hidden_size: int, score: str = "concat",
-                 dropout: float = 0.0, pad_id: int = 0):
+                 dropout: float = 0.0, pad_id: int = 0, attention_size: int | None = None):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, emb_size, padding_idx=pad_id)
         self.rnn = nn.GRU(emb_size + hidden_size, hidden_size, batch_first=True)
-        self.score = make_score(score, hidden_size, hidden_size)
+        self.score = make_score(score, hidden_size, hidden_size, attention_size)
         self.combine = nn.Linear(2 * hidden_size, hidden_size)
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(hidden_size, vocab_size)
@@ -246,9 +247,11 @@ def build_model(config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, p
     if c.decoder == "vanilla":
         decoder = VanillaDecoder(tgt_vocab_size, c.emb_size, c.hidden_size, c.dropout, pad_id)
     elif c.decoder == "luong":
-        decoder = LuongDecoder(tgt_vocab_size, c.emb_size, c.hidden_size, c.score, c.dropout, pad_id)
+        decoder = LuongDecoder(tgt_vocab_size, c.emb_size, c.hidden_size, c.score, c.dropout, pad_id,
+                               c.attention_size)
     elif c.decoder == "bahdanau":
-        decoder = BahdanauDecoder(tgt_vocab_size, c.emb_size, c.hidden_size, c.score, c.dropout, pad_id)
+        decoder = BahdanauDecoder(tgt_vocab_size, c.emb_size, c.hidden_size, c.score, c.dropout, pad_id,
+                                  c.attention_size)
     else:
         raise ValueError(f"unknown decoder {c.decoder!r}; choose 'vanilla', 'luong' or 'bahdanau'")
     return Seq2Seq(encoder, decoder, config)
