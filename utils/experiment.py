@@ -268,10 +268,12 @@ def gradient_by_source_position(model: Seq2Seq, data: SyntheticData, min_len: in
     try:
         model.eval()                                     # no dropout; gradients still flow
         model.zero_grad()
-        logits, _ = model(batch.src, batch.src_lengths, batch.src_mask, batch.tgt[:, :-1])
-        loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), batch.tgt[:, 1:],
-                                                 ignore_index=data.tgt_vocab.pad_id, reduction="sum")
-        loss.backward()
+        # cuDNN's RNN backward refuses eval mode; the native kernels compute the same gradients.
+        with torch.backends.cudnn.flags(enabled=False):
+            logits, _ = model(batch.src, batch.src_lengths, batch.src_mask, batch.tgt[:, :-1])
+            loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), batch.tgt[:, 1:],
+                                                     ignore_index=data.tgt_vocab.pad_id, reduction="sum")
+            loss.backward()
     finally:
         handle.remove()
         model.zero_grad()
