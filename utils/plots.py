@@ -23,6 +23,19 @@ def _log_axis(ax) -> None:
     ax.yaxis.set_minor_formatter(ticker.FuncFormatter(lambda y, _: f"{y:g}" if f"{y:g}"[0] in "1235" else ""))
 
 
+def _finish(ax, xlabel: str, ylabel: str, title: str | None, log: bool):
+    """Labels, optional log scale, grid, legend and title: the common end of the line plots."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel + (" (log scale)" if log else ""))
+    if log:
+        _log_axis(ax)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
 def plot_attention(weights, src_tokens: Sequence[str], tgt_tokens: Sequence[str], ax=None,
                    gold: Sequence[tuple[int, int]] | None = None, title: str | None = None,
                    colorbar: bool = False, fontsize: int = 9):
@@ -81,15 +94,8 @@ def plot_losses(histories: Mapping[str, object], x: str = "step", ax=None, title
         y = smooth(h.step_loss, window)
         xs = np.arange(len(h.step_loss)) + 1 if x == "step" else np.asarray(h.step_time)
         ax.plot(xs[len(xs) - len(y):], y, label=name)
-    ax.set_xlabel("training step (batches)" if x == "step" else "wall-clock time (s)")
-    ax.set_ylabel("training loss" + (" (log scale)" if log else ""))
-    if log:
-        _log_axis(ax)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    if title:
-        ax.set_title(title)
-    return ax
+    return _finish(ax, "training step (batches)" if x == "step" else "wall-clock time (s)",
+                   "training loss", title, log)
 
 
 def plot_gradient_norms(norms: Mapping[str, Sequence[float]], ax=None, title: str | None = None, log: bool = True):
@@ -97,12 +103,4 @@ def plot_gradient_norms(norms: Mapping[str, Sequence[float]], ax=None, title: st
     ax = _axes(ax, (7, 4))
     for name, values in norms.items():
         ax.plot(np.arange(1, len(values) + 1), values, marker=".", label=name)
-    ax.set_xlabel("source position (1 = first word)")
-    ax.set_ylabel("‖∂loss / ∂x_j‖" + (" (log scale)" if log else ""))
-    if log:
-        _log_axis(ax)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    if title:
-        ax.set_title(title)
-    return ax
+    return _finish(ax, "source position (1 = first word)", "‖∂loss / ∂x_j‖", title, log)
