@@ -149,9 +149,11 @@ def finalize(p: Phrase) -> Phrase:
     fr, links = list(p.fr), list(p.links)
     # elision: le/la → l', de → d', ne → n', que → qu' before a vowel (l'homme, n'aime, qu'il)
     elide = {"le": "l'", "la": "l'", "de": "d'", "ne": "n'", "que": "qu'"}
+    # possessives take the masculine form before a vowel: ma école → mon école
+    before_vowel = {**elide, "ma": "mon", "ta": "ton", "sa": "son"}
     for i in range(len(fr) - 1):
-        if fr[i] in elide and fr[i + 1].startswith(VOWELS):
-            fr[i] = elide[fr[i]]
+        if fr[i] in before_vowel and fr[i + 1].startswith(VOWELS):
+            fr[i] = before_vowel[fr[i]]
     # contraction: de + le → du, de + les → des, à + le → au, à + les → aux
     merge = {("de", "le"): "du", ("de", "les"): "des", ("à", "le"): "au", ("à", "les"): "aux"}
     i = 0
