@@ -42,8 +42,15 @@ def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise DataFormatError(f"{path}:{lineno}: not UTF-8 text (byte {raw[error.start]:#04x} at "
+                                      f"column {error.start + 1}); save the file as UTF-8") from None
+            if lineno == 1:
+                line = line.removeprefix("\ufeff")  # byte-order mark written by some Windows editors
             line = line.rstrip("\n").rstrip("\r")
             if line.strip():
                 yield lineno, line
