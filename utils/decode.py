@@ -12,31 +12,40 @@ from utils.text import Vocab, tokenize
 
 @torch.no_grad()
 def greedy_decode(model: nn.Module, src: torch.Tensor, src_lengths: torch.Tensor, src_mask: torch.Tensor,
-                  sos_id: int, eos_id: int, max_len: int) -> tuple[list[list[int]], torch.Tensor | None]:
+                  sos_id: int, eos_id: int, max_len: int | torch.Tensor,
+                  pad_id: int | None = None) -> tuple[list[list[int]], torch.Tensor | None]:
     """Feed the model its own most likely word until ``<eos>`` or ``max_len`` words.
 
-    Args: ``src [batch, S]``, ``src_lengths [batch]``, ``src_mask [batch, S]``.
+    Args: ``src [batch, S]``, ``src_lengths [batch]``, ``src_mask [batch, S]``; ``max_len`` is
+    one limit for all sentences or one per sentence ``[batch]``. A sentence that reaches its
+    limit gets ``<eos>`` forced at the next step, so every sentence ends with exactly one
+    ``<eos>`` step. ``<sos>`` (and ``<pad>`` when ``pad_id`` is given) are never predicted.
     Returns the token ids of each sentence (without ``<sos>``/``<eos>``) and the attention
-    ``[batch, steps, S]`` (None for a decoder without attention).
+    ``[batch, steps, S]`` (None for a decoder without attention); sentence ``b`` uses the
+    first ``len(ids[b]) + 1`` steps (its words, then ``<eos>``).
     """
-    if max_len < 1:
+    limits = torch.as_tensor(max_len, device=src.device).expand(src.size(0))   # [batch]
+    if (limits < 1).any():
         raise ValueError("max_len must be at least 1")
     model.eval()
     enc_out, enc_hidden = model.encoder(src, src_lengths)
     state = model.decoder.init_state(enc_hidden, enc_out)
+    never = [sos_id] + ([pad_id] if pad_id is not None else [])
     y_prev = torch.full((src.size(0),), sos_id, dtype=torch.long, device=src.device)  # [batch]
     finished = torch.zeros(src.size(0), dtype=torch.bool, device=src.device)          # [batch]
     outputs, weights = [], []
-    for _ in range(max_len):
+    for t in range(int(limits.max()) + 1):
         logits, state, step_weights = model.decoder.step(y_prev, state, enc_out, src_mask)
+        logits[:, never] = float("-inf")
         y_prev = logits.argmax(-1)                    # [batch]
+        y_prev = torch.where(limits <= t, torch.full_like(y_prev, eos_id), y_prev)  # limit reached
         outputs.append(torch.where(finished, torch.full_like(y_prev, eos_id), y_prev))
         weights.append(step_weights)
         finished |= y_prev == eos_id
         if finished.all():
             break
     ids = torch.stack(outputs, dim=1).tolist()        # [batch, steps]
-    sentences = [row[:row.index(eos_id)] if eos_id in row else row for row in ids]
+    sentences = [row[:row.index(eos_id)] for row in ids]
     attention = torch.stack(weights, dim=1) if weights[0] is not None else None
     return sentences, attention
 
@@ -68,8 +77,9 @@ def translate_tokens(model: nn.Module, sources: list[list[str]], src_vocab: Voca
             toks = sources[i][::-1] if reverse_source else sources[i]
             items.append((torch.tensor(src_vocab.encode(toks) + [src_vocab.eos_id]), torch.tensor([0])))
         batch = collate(items, src_vocab.pad_id, 0).to(device)
+        limits = torch.tensor([default_max_len(n) for n in batch.src_lengths.tolist()], device=device)
         ids, attn = greedy_decode(model, batch.src, batch.src_lengths, batch.src_mask, tgt_vocab.sos_id,
-                                  tgt_vocab.eos_id, default_max_len(int(batch.src_lengths.max())))
+                                  tgt_vocab.eos_id, limits, pad_id=tgt_vocab.pad_id)
         for row, i in enumerate(idx):
             hyps[i] = tgt_vocab.decode(ids[row])
             if attn is not None:
