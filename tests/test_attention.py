@@ -1,0 +1,179 @@
+"""Score functions against references; attend's masking, shapes and errors."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from utils.attention import (ConcatScore, DotScore, GeneralScore, ScaledDotScore, Score, attend,
+                             make_score)
+
+
+B, T, S, D = 3, 4, 5, 6
+
+
+@pytest.fixture
+def qkv():
+    g = torch.Generator().manual_seed(0)
+    q = torch.randn(B, T, D, generator=g)
+    k = torch.randn(B, S, D, generator=g)
+    v = torch.randn(B, S, 7, generator=g)
+    mask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2, [True] + [False] * 4])
+    return q, k, v, mask
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def test_scaled_dot_matches_torch_sdpa(qkv):
+    q, k, v, _ = qkv
+    score = make_score("scaled_dot", D, D)
+    assert isinstance(score, ScaledDotScore)
+    context, weights = attend(q, k, v, score=score)
+    expected = F.scaled_dot_product_attention(q, k, v)
+    torch.testing.assert_close(context, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(weights, torch.softmax(q @ k.transpose(1, 2) / math.sqrt(D), -1))
+
+
+def test_scaled_dot_matches_torch_sdpa_with_a_boolean_mask(qkv):
+    q, k, v, mask = qkv
+    context, weights = attend(q, k, v, mask, make_score("scaled_dot", D, D))
+    expected = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, :].expand(B, T, S))
+    torch.testing.assert_close(context, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_dot_is_the_default_and_unscaled(qkv):
+    q, k, v, mask = qkv
+    default = attend(q, k, v, mask)
+    dot = attend(q, k, v, mask, make_score("dot", D, D))
+    torch.testing.assert_close(default[0], dot[0])
+    torch.testing.assert_close(dot[1], torch.softmax((q @ k.transpose(1, 2)).masked_fill(~mask[:, None], -1e9), -1))
+    scaled = attend(q, k, v, mask, make_score("scaled_dot", D, D))[1]
+    assert not torch.allclose(scaled, dot[1])
+
+
+def test_general_with_identity_equals_dot(qkv):
+    q, k, _, _ = qkv
+    general = make_score("general", D, D)
+    assert isinstance(general, GeneralScore)
+    with torch.no_grad():
+        general.W.weight.copy_(torch.eye(D))
+    torch.testing.assert_close(general(q, k), DotScore(D, D)(q, k))
+
+
+def test_general_compares_different_sizes():
+    general = make_score("general", 4, 9)
+    q, k = torch.randn(2, 3, 4), torch.randn(2, 5, 9)
+    scores = general(q, k)
+    assert scores.shape == (2, 3, 5)
+    torch.testing.assert_close(scores, torch.einsum("btq,qk,bsk->bts", q, general.W.weight, k))
+
+
+def test_concat_identity_with_the_full_matrix():
+    qs, ks, a = 4, 6, 5
+    score = make_score("concat", qs, ks, attention_size=a)
+    assert isinstance(score, ConcatScore)
+    q, k = torch.randn(2, 3, qs), torch.randn(2, 7, ks)
+    W = score.W
+    assert W.shape == (a, qs + ks)
+    v = score.v.weight[0]                                              # [a]
+    expected = torch.empty(2, 3, 7)
+    for b in range(2):
+        for i in range(3):
+            for j in range(7):
+                expected[b, i, j] = v @ torch.tanh(W @ torch.cat([q[b, i], k[b, j]]))
+    torch.testing.assert_close(score(q, k), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_concat_default_attention_size_is_key_size():
+    score = make_score("concat", 4, 6)
+    assert score.W.shape == (6, 10)
+
+
+@pytest.mark.parametrize("name", ["dot", "scaled_dot", "general", "concat"])
+def test_prepare_keys_then_compare_equals_forward(name, qkv):
+    q, k, v, mask = qkv
+    score = make_score(name, D, D)
+    prepared = score.prepare_keys(k)
+    torch.testing.assert_close(score.compare(q, prepared), score(q, k))
+    c1, w1 = attend(q, k, v, mask, score, prepared_keys=prepared)
+    c2, w2 = attend(q, k, v, mask, score)
+    torch.testing.assert_close(c1, c2)
+    torch.testing.assert_close(w1, w2)
+
+
+def test_attend_really_uses_prepared_keys(qkv):
+    q, k, v, _ = qkv
+    score = make_score("general", D, D)
+    _, w_right = attend(q, k, v, score=score)
+    _, w_wrong = attend(q, k, v, score=score, prepared_keys=torch.zeros(B, S, D))
+    assert torch.allclose(w_wrong, torch.full_like(w_wrong, 1 / S))
+    assert not torch.allclose(w_right, w_wrong)
+
+
+@pytest.mark.parametrize("name", ["dot", "scaled_dot", "general", "concat"])
+def test_masking_shapes_and_normalisation(name, qkv):
+    q, k, v, mask = qkv
+    context, weights = attend(q, k, v, mask, make_score(name, D, D))
+    assert context.shape == (B, T, 7) and weights.shape == (B, T, S)
+    assert (weights[~mask[:, None, :].expand(B, T, S)] == 0).all()    # exactly zero
+    torch.testing.assert_close(weights.sum(-1), torch.ones(B, T))
+    assert (weights >= 0).all()
+    # a single real position takes all the weight, so the context is that value
+    torch.testing.assert_close(weights[2, :, 0], torch.ones(T))
+    torch.testing.assert_close(context[2], v[2, 0].expand(T, 7))
+
+
+@pytest.mark.parametrize("name", ["dot", "general", "concat"])
+def test_padding_values_never_matter(name, qkv):
+    q, k, v, mask = qkv
+    score = make_score(name, D, D)
+    c1, w1 = attend(q, k, v, mask, score)
+    k2, v2 = k.clone(), v.clone()
+    k2[~mask] = 1e3
+    v2[~mask] = -1e3
+    c2, w2 = attend(q, k2, v2, mask, score)
+    torch.testing.assert_close(c1, c2)
+    torch.testing.assert_close(w1, w2)
+
+
+def test_attend_rejects_bad_shapes(qkv):
+    q, k, v, mask = qkv
+    with pytest.raises(ValueError, match="3-D"):
+        attend(q[:, 0], k, v)
+    with pytest.raises(ValueError, match="3-D"):
+        attend(q, k[0], v)
+    with pytest.raises(ValueError, match="differ"):
+        attend(q, k, v[:, :-1])
+    with pytest.raises(ValueError, match="differ"):
+        attend(q, k, v[:-1])
+    with pytest.raises(ValueError, match="mask"):
+        attend(q, k, v, mask[:, :-1])
+    with pytest.raises(ValueError, match="mask"):
+        attend(q, k, v, mask[:, None, :].expand(B, T, S))
+
+
+def test_dot_scores_need_equal_sizes():
+    with pytest.raises(ValueError, match="equal sizes"):
+        make_score("dot", 4, 6)
+    with pytest.raises(ValueError, match="equal sizes"):
+        make_score("scaled_dot", 4, 6)
+    assert isinstance(make_score("dot", 4, 4), DotScore)
+
+
+def test_unknown_score_name():
+    with pytest.raises(ValueError, match="unknown score 'cosine'"):
+        make_score("cosine", 4, 4)
+
+
+def test_base_score_is_abstract():
+    with pytest.raises(NotImplementedError):
+        Score()(torch.randn(1, 1, 2), torch.randn(1, 1, 2))
+
+
+def test_parameter_counts():
+    assert sum(p.numel() for p in make_score("dot", 4, 4).parameters()) == 0
+    assert sum(p.numel() for p in make_score("general", 4, 6).parameters()) == 24
+    assert sum(p.numel() for p in make_score("concat", 4, 6, 5).parameters()) == 4 * 5 + 6 * 5 + 5

@@ -1,0 +1,133 @@
+"""BLEU against sacrebleu, exact match, scores by length, attention links and AER."""
+import pytest
+import sacrebleu
+import torch
+
+from utils.metrics import (alignment_error_rate, attention_links, bucket_label, by_length, corpus_bleu,
+                           exact_match)
+
+
+def reference_bleu(hyps, refs):
+    return sacrebleu.corpus_bleu([" ".join(h) for h in hyps], [[" ".join(r) for r in refs]],
+                                 tokenize="none").score
+
+
+CASES = {
+    "partial": ([["the", "cat", "sleeps", "on", "the", "mat", "."], ["a", "dog", "runs", "."]],
+                [["the", "cat", "sleeps", "on", "a", "mat", "."], ["the", "dog", "runs", "fast", "."]]),
+    "short hypothesis (brevity penalty)": ([["the", "small", "blue", "house", "."]],
+                                           [["the", "small", "blue", "house", "is", "here", "today", "."]]),
+    "tokens with apostrophes": ([["my", "sister", "'s", "cat", "does", "n't", "run", "."]],
+                                [["my", "sister", "'s", "cat", "does", "not", "run", "."]]),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_corpus_bleu_equals_sacrebleu(name):
+    hyps, refs = CASES[name]
+    ours = corpus_bleu(hyps, refs)
+    assert ours == pytest.approx(reference_bleu(hyps, refs), abs=1e-9)
+    assert 0 < ours < 100
+
+
+def test_corpus_bleu_extremes():
+    ref = [["the", "small", "blue", "house", "is", "here", "."], ["my", "sister", "'s", "cat", "runs", "."]]
+    assert corpus_bleu(ref, ref) == pytest.approx(100.0)
+    assert corpus_bleu([["x", "y", "z", "w"]] * 2, ref) == 0.0
+    assert isinstance(corpus_bleu(ref, ref), float)
+
+
+def test_corpus_bleu_uses_our_tokens_not_sacrebleus():
+    # "'s" vs "s" must count as different tokens (13a tokenisation would split differently)
+    hyps, refs = [["sister", "'s", "cat", "runs", "."]], [["sister", "s", "cat", "runs", "."]]
+    assert corpus_bleu(hyps, refs) == pytest.approx(reference_bleu(hyps, refs))
+
+
+def test_corpus_bleu_errors():
+    with pytest.raises(ValueError):
+        corpus_bleu([["a"]], [])
+    with pytest.raises(ValueError):
+        corpus_bleu([], [])
+
+
+def test_exact_match():
+    assert exact_match([["a", "b"], ["c"]], [["a", "b"], ["d"]]) == 0.5
+    assert exact_match([("a", "b")], [["a", "b"]]) == 1.0
+    assert exact_match([["a"]], [["a", "b"]]) == 0.0
+    with pytest.raises(ValueError):
+        exact_match([], [])
+    with pytest.raises(ValueError):
+        exact_match([["a"]], [["a"], ["b"]])
+
+
+def test_bucket_label():
+    assert bucket_label((4, 10)) == "4–10"  # an en dash
+
+
+def test_by_length_inclusive_edges_and_empty_buckets():
+    lengths = [4, 10, 11, 20, 45]
+    hyps = [["a"], ["b"], ["c"], ["x"], ["e"]]
+    refs = [["a"], ["b"], ["c"], ["d"], ["e"]]
+    buckets = [(4, 10), (11, 20), (21, 30), (41, 50)]
+    scores = by_length(lengths, hyps, refs, buckets, metric=exact_match)
+    assert list(scores) == ["4–10", "11–20", "41–50"]  # bucket order, the empty one left out
+    assert scores == {"4–10": 1.0, "11–20": 0.5, "41–50": 1.0}
+
+
+def test_by_length_custom_metric_sees_the_right_sentences():
+    seen = []
+
+    def metric(h, r):
+        seen.append((h, r))
+        return float(len(h))
+
+    scores = by_length([3, 5, 5, 9], [["h0"], ["h1"], ["h2"], ["h3"]], [["r0"], ["r1"], ["r2"], ["r3"]],
+                       [(1, 4), (5, 5), (10, 12)], metric)
+    assert scores == {"1–4": 1.0, "5–5": 2.0}
+    assert seen[1] == ([["h1"], ["h2"]], [["r1"], ["r2"]])
+
+
+def test_by_length_default_metric_is_bleu():
+    hyps, refs = CASES["partial"]
+    scores = by_length([7, 4], hyps, refs, [(1, 100)])
+    assert scores["1–100"] == pytest.approx(corpus_bleu(hyps, refs))
+
+
+def test_attention_links_argmax():
+    # rows: 3 target words + <eos>; columns: 3 source words + <eos>
+    w = torch.tensor([[0.7, 0.1, 0.1, 0.1],
+                      [0.1, 0.1, 0.6, 0.2],
+                      [0.1, 0.2, 0.1, 0.6],   # argmax is the source <eos>: no link
+                      [0.0, 0.0, 0.9, 0.1]])  # the target <eos> row is ignored
+    assert attention_links(w, n_src=3, n_tgt=3) == {(0, 0), (2, 1)}
+    assert attention_links(w, n_src=4, n_tgt=4) == {(0, 0), (2, 1), (3, 2), (2, 3)}
+
+
+def test_alignment_error_rate_hand_cases():
+    gold = [{(0, 0), (1, 2), (2, 1)}]
+    assert alignment_error_rate(gold, gold) == 0.0
+    assert alignment_error_rate([{(0, 1), (1, 0)}], gold) == 1.0
+    # A = {(0,0), (1,1)}, G = {(0,0), (1,2), (2,1)}: |A∩G| = 1 → 1 - 2/5
+    assert alignment_error_rate([{(0, 0), (1, 1)}], gold) == pytest.approx(0.6)
+
+
+def test_alignment_error_rate_sums_over_the_corpus():
+    predicted = [[(0, 0)], [(0, 0), (1, 1), (2, 2)]]
+    gold = [[(0, 0), (1, 1)], [(0, 0), (1, 2)]]
+    # hits = 1 + 1, |A| = 1 + 3, |G| = 2 + 2 → 1 - 4/8 (not the mean of per-sentence AERs)
+    assert alignment_error_rate(predicted, gold) == pytest.approx(0.5)
+    assert alignment_error_rate([[(0, 0), (0, 0)]], [[(0, 0)]]) == 0.0  # duplicates count once
+
+
+def test_alignment_error_rate_errors():
+    with pytest.raises(ValueError):
+        alignment_error_rate([set()], [set(), set()])
+    with pytest.raises(ValueError, match="empty"):
+        alignment_error_rate([set()], [set()])
+
+
+def test_corpus_bleu_does_not_retokenize():
+    # sacrebleu's default 13a tokenizer would split "a-b" and "c.d" and find matches; ours must not
+    hyps, refs = [["a-b", "c.d", "e"]], [["a", "-", "b", "c", ".", "d", "e"]]
+    assert sacrebleu.corpus_bleu(["a-b c.d e"], [["a - b c . d e"]]).score > 10
+    assert corpus_bleu(hyps, refs) == pytest.approx(0.0)

@@ -1,0 +1,225 @@
+"""Encoder and decoders: shapes, padding invariance, parallel == step loop, errors."""
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from utils.data import collate
+from utils.models import (BahdanauDecoder, Encoder, LuongDecoder, ModelConfig, Seq2Seq, VanillaDecoder,
+                          build_model, config_dict, count_parameters, gru_step, teacher_forced_loop)
+
+
+V_SRC, V_TGT, E, H = 23, 19, 6, 12
+CONFIGS = [
+    ModelConfig(decoder="vanilla", emb_size=E, hidden_size=H),
+    ModelConfig(decoder="luong", score="dot", emb_size=E, hidden_size=H),
+    ModelConfig(decoder="luong", score="scaled_dot", emb_size=E, hidden_size=H),
+    ModelConfig(decoder="luong", score="general", emb_size=E, hidden_size=H),
+    ModelConfig(decoder="luong", score="concat", emb_size=E, hidden_size=H, attention_size=5),
+    ModelConfig(decoder="bahdanau", score="concat", emb_size=E, hidden_size=H, attention_size=5),
+    ModelConfig(decoder="bahdanau", score="dot", emb_size=E, hidden_size=H),
+]
+IDS = [f"{c.decoder}-{c.score}" if c.decoder != "vanilla" else "vanilla" for c in CONFIGS]
+
+
+def make(config, seed=0):
+    torch.manual_seed(seed)
+    return build_model(config, V_SRC, V_TGT).eval()
+
+
+def sentences(seed=0):
+    """Three (src, tgt) id pairs: the first is the shortest on both sides."""
+    g = torch.Generator().manual_seed(seed)
+    lens = [(3, 4), (7, 6), (5, 9)]
+    return [(torch.cat([torch.randint(4, V_SRC, (s - 1,), generator=g), torch.tensor([3])]),
+             torch.cat([torch.tensor([2]), torch.randint(4, V_TGT, (t - 2,), generator=g), torch.tensor([3])]))
+            for s, t in lens]
+
+
+def run(model, items, **kwargs):
+    b = collate(items, 0, 0)
+    enc_out, hidden = model.encoder(b.src, b.src_lengths)
+    logits, weights = model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1], **kwargs)
+    return b, enc_out, hidden, logits, weights
+
+
+# ----------------------------------------------------------------------------- encoder
+def test_encoder_shapes_and_equality_with_packed_gru():
+    torch.manual_seed(0)
+    enc = Encoder(V_SRC, E, H)
+    items = sentences()
+    b = collate(items, 0, 0)
+    enc_out, hidden = enc(b.src, b.src_lengths)
+    assert enc_out.shape == (3, 7, H) and hidden.shape == (1, 3, H)
+    packed = pack_padded_sequence(enc.embedding(b.src), b.src_lengths, batch_first=True, enforce_sorted=False)
+    ref_out, ref_hidden = enc.rnn(packed)
+    ref_out, _ = pad_packed_sequence(ref_out, batch_first=True, total_length=b.src.size(1))
+    torch.testing.assert_close(enc_out, ref_out, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(hidden, ref_hidden, atol=1e-6, rtol=1e-5)
+    assert (enc_out[~b.src_mask] == 0).all()
+
+
+def test_encoder_final_state_is_at_the_last_real_token():
+    torch.manual_seed(0)
+    enc = Encoder(V_SRC, E, H)
+    b = collate(sentences(), 0, 0)
+    enc_out, hidden = enc(b.src, b.src_lengths)
+    for i, n in enumerate(b.src_lengths.tolist()):
+        torch.testing.assert_close(hidden[0, i], enc_out[i, n - 1])
+
+
+# ----------------------------------------------------------------------------- padding
+@pytest.mark.parametrize("config", CONFIGS, ids=IDS)
+def test_padding_invariance(config):
+    model = make(config)
+    items = sentences()
+    alone = run(model, items[:1])
+    batch = run(model, items)
+    n_src, n_tgt = len(items[0][0]), len(items[0][1]) - 1
+    b = batch[0]
+    assert b.src.size(1) > n_src and b.tgt.size(1) - 1 > n_tgt  # really padded on both sides
+    torch.testing.assert_close(batch[1][0, :n_src], alone[1][0], atol=1e-5, rtol=1e-5)   # encoder states
+    torch.testing.assert_close(batch[2][:, 0], alone[2][:, 0], atol=1e-5, rtol=1e-5)     # final hidden
+    torch.testing.assert_close(batch[3][0, :n_tgt], alone[3][0], atol=1e-5, rtol=1e-5)   # logits
+    if config.decoder == "vanilla":
+        assert batch[4] is None and alone[4] is None
+    else:
+        torch.testing.assert_close(batch[4][0, :n_tgt, :n_src], alone[4][0], atol=1e-5, rtol=1e-5)
+        assert (batch[4][0, :, n_src:] == 0).all()
+
+
+# ----------------------------------------------------------------------------- forward paths
+@pytest.mark.parametrize("config", CONFIGS, ids=IDS)
+def test_shapes(config):
+    model = make(config)
+    b, _, _, logits, weights = run(model, sentences())
+    T = b.tgt.size(1) - 1
+    assert logits.shape == (3, T, V_TGT)
+    if config.decoder == "vanilla":
+        assert weights is None
+    else:
+        assert weights.shape == (3, T, b.src.size(1))
+        torch.testing.assert_close(weights.sum(-1), torch.ones(3, T))
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=IDS)
+def test_parallel_teacher_forcing_equals_the_step_loop(config):
+    model = make(config)
+    b = collate(sentences(1), 0, 0)
+    args = (b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
+    par_logits, par_w = model(*args, parallel=True)
+    loop_logits, loop_w = model(*args, parallel=False)
+    torch.testing.assert_close(par_logits, loop_logits, atol=1e-5, rtol=1e-5)
+    if par_w is not None:
+        torch.testing.assert_close(par_w, loop_w, atol=1e-5, rtol=1e-5)
+    # with teacher_forcing=1.0 the free-running branch is never taken: same result as well
+    assert model.decoder.parallel_teacher_forcing == (config.decoder != "bahdanau")
+
+
+def test_luong_forward_teacher_is_really_parallel(monkeypatch):
+    model = make(CONFIGS[1])
+    calls = []
+    original = model.decoder.step
+    monkeypatch.setattr(model.decoder, "step", lambda *a: calls.append(1) or original(*a))
+    b = collate(sentences(), 0, 0)
+    model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
+    assert calls == []
+    model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1], parallel=False)
+    assert len(calls) == b.tgt.size(1) - 1
+
+
+def test_teacher_forced_loop_matches_forward():
+    model = make(CONFIGS[5])
+    b = collate(sentences(), 0, 0)
+    enc_out, hidden = model.encoder(b.src, b.src_lengths)
+    state = model.decoder.init_state(hidden, enc_out)
+    logits, weights = teacher_forced_loop(model.decoder, b.tgt[:, :-1], state, enc_out, b.src_mask)
+    ref_logits, ref_weights = model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
+    torch.testing.assert_close(logits, ref_logits)
+    torch.testing.assert_close(weights, ref_weights)
+
+
+@pytest.mark.parametrize("config", [CONFIGS[0], CONFIGS[1], CONFIGS[5]], ids=["vanilla", "luong", "bahdanau"])
+def test_free_running_with_teacher_forcing_zero(config):
+    model = make(config)
+    b = collate(sentences(), 0, 0)
+    torch.manual_seed(0)
+    logits, _ = model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1], teacher_forcing=0.0)
+    assert logits.shape == (3, b.tgt.size(1) - 1, V_TGT)
+    # step t+1 is fed the model's own argmax at step t, not the gold word: replay it by hand
+    enc_out, hidden = model.encoder(b.src, b.src_lengths)
+    state = model.decoder.init_state(hidden, enc_out)
+    y = b.tgt[:, 0]
+    for t in range(logits.size(1)):
+        step_logits, state, _ = model.decoder.step(y, state, enc_out, b.src_mask)
+        torch.testing.assert_close(step_logits, logits[:, t], atol=1e-5, rtol=1e-5)
+        y = step_logits.argmax(-1)
+
+
+@pytest.mark.parametrize("ratio", [-0.1, 1.5])
+def test_teacher_forcing_outside_unit_interval(ratio):
+    model = make(CONFIGS[1])
+    b = collate(sentences(), 0, 0)
+    with pytest.raises(ValueError, match="teacher_forcing"):
+        model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1], teacher_forcing=ratio)
+
+
+def test_gru_step_equals_nn_gru():
+    torch.manual_seed(0)
+    rnn = nn.GRU(5, 7, batch_first=True)
+    x, h = torch.randn(3, 1, 5), torch.randn(1, 3, 7)
+    _, ref = rnn(x, h)
+    out = gru_step(rnn, x, h)
+    assert out.shape == (1, 3, 7)
+    torch.testing.assert_close(out, ref, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("config", [CONFIGS[0], CONFIGS[1], CONFIGS[5]], ids=["vanilla", "luong", "bahdanau"])
+def test_untrained_loss_is_about_log_v(config):
+    model = make(config)
+    b = collate(sentences(), 0, 0)
+    logits, _ = model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
+    loss = nn.functional.cross_entropy(logits.reshape(-1, V_TGT), b.tgt[:, 1:].reshape(-1), ignore_index=0)
+    assert abs(loss.item() - math.log(V_TGT)) < 0.3
+
+
+# ----------------------------------------------------------------------------- build / count
+def test_build_model_types():
+    assert isinstance(make(CONFIGS[0]).decoder, VanillaDecoder)
+    assert isinstance(make(CONFIGS[1]).decoder, LuongDecoder)
+    assert isinstance(make(CONFIGS[5]).decoder, BahdanauDecoder)
+    model = make(CONFIGS[3])
+    assert isinstance(model, Seq2Seq) and model.config == CONFIGS[3]
+    assert config_dict(CONFIGS[3])["score"] == "general"
+    assert model.decoder.has_attention and not make(CONFIGS[0]).decoder.has_attention
+
+
+def test_build_model_unknown_decoder():
+    with pytest.raises(ValueError, match="unknown decoder 'transformer'"):
+        build_model(ModelConfig(decoder="transformer"), 10, 10)
+
+
+def test_build_model_unknown_score():
+    with pytest.raises(ValueError, match="unknown score"):
+        build_model(ModelConfig(decoder="luong", score="cosine", emb_size=4, hidden_size=8), 10, 10)
+
+
+def test_padding_embedding_is_zero():
+    model = make(CONFIGS[1])
+    assert (model.encoder.embedding.weight[0] == 0).all()
+    assert (model.decoder.embedding.weight[0] == 0).all()
+
+
+def test_count_parameters():
+    assert count_parameters(nn.Linear(3, 2)) == 8
+    enc = Encoder(V_SRC, E, H)
+    gru = 3 * H * E + 3 * H * H + 2 * 3 * H
+    assert count_parameters(enc) == V_SRC * E + gru
+    enc.embedding.weight.requires_grad_(False)
+    assert count_parameters(enc) == gru
+    luong, vanilla = make(CONFIGS[1]), make(CONFIGS[0])
+    assert count_parameters(luong) == sum(p.numel() for p in luong.parameters())
+    # the vanilla decoder's GRU also reads the context: H more inputs per gate
+    assert count_parameters(vanilla) - count_parameters(luong) == 3 * H * H

@@ -1,0 +1,85 @@
+"""Device choice, seeding, the environment line, and claims checked in code."""
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from utils.checks import ClaimFailed, check
+from utils.runtime import describe_environment, get_device, seed_everything
+
+
+# ----------------------------------------------------------------------------- device
+def test_env_var_forces_cpu(monkeypatch):
+    monkeypatch.setenv("SEQ2SEQ_DEVICE", "cpu")
+    assert get_device() == torch.device("cpu")
+
+
+def test_prefer_wins_over_the_environment(monkeypatch):
+    monkeypatch.setenv("SEQ2SEQ_DEVICE", "cuda")
+    assert get_device(prefer="cpu") == torch.device("cpu")
+
+
+def test_default_device(monkeypatch):
+    monkeypatch.delenv("SEQ2SEQ_DEVICE", raising=False)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert get_device().type == expected
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert get_device() == torch.device("cpu")
+
+
+def test_asking_for_a_missing_gpu_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("SEQ2SEQ_DEVICE", "cuda")
+    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+        get_device()
+    with pytest.raises(RuntimeError, match="cuda:1"):
+        get_device("cuda:1")
+
+
+# ----------------------------------------------------------------------------- seeding
+def draws():
+    return random.random(), float(np.random.rand()), torch.rand(3).tolist(), torch.nn.Linear(3, 2).weight.tolist()
+
+
+def test_seed_everything_repeats_python_numpy_and_torch():
+    seed_everything(123)
+    first = draws()
+    seed_everything(123)
+    assert draws() == first
+    seed_everything(124)
+    second = draws()
+    for a, b in zip(first, second):
+        assert a != b
+
+
+# ----------------------------------------------------------------------------- environment
+def test_describe_environment(monkeypatch):
+    from utils import text
+
+    line = describe_environment(torch.device("cpu"))
+    assert f"torch {torch.__version__}" in line
+    assert "Python " in line and "device cpu (" in line
+    assert f"vocab backend {text.BACKEND}" in line
+    monkeypatch.setenv("SEQ2SEQ_DEVICE", "cpu")
+    assert "device cpu" in describe_environment()
+
+
+# ----------------------------------------------------------------------------- claims
+def test_check_prints_a_tick_line(capsys):
+    check(2 > 1, "two beats one", "2 vs 1")
+    assert capsys.readouterr().out == "✓ two beats one  (2 vs 1)\n"
+    check(True, "no evidence needed")
+    out = capsys.readouterr().out
+    assert out.startswith("✓ ") and out == "✓ no evidence needed\n"
+
+
+def test_check_raises_with_claim_and_evidence(capsys):
+    with pytest.raises(ClaimFailed) as info:
+        check(31.0 > 80.0, "attention beats vanilla on the longest bucket", "BLEU 31.0 vs 80.0")
+    message = str(info.value)
+    assert "attention beats vanilla on the longest bucket" in message
+    assert "BLEU 31.0 vs 80.0" in message
+    assert message.startswith("✗")
+    assert capsys.readouterr().out == ""                 # nothing printed as if it held
+    assert issubclass(ClaimFailed, AssertionError)

@@ -1,0 +1,168 @@
+"""Tokenisation, detokenisation and vocabularies."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from utils import text
+from utils.text import EOS, PAD, SOS, SPECIALS, UNK, Vocab, build_vocab, detokenize, normalize, tokenize
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ----------------------------------------------------------------------------- tokenize
+@pytest.mark.parametrize("sentence, tokens", [
+    ("l'homme", ["l'", "homme"]),
+    ("L'homme qu'il voit.", ["l'", "homme", "qu'", "il", "voit", "."]),
+    ("Il n'aime pas l'école d'Anne !", ["il", "n'", "aime", "pas", "l'", "école", "d'", "anne", "!"]),
+    ("Le chat, le chien et l’oiseau.", ["le", "chat", ",", "le", "chien", "et", "l'", "oiseau", "."]),
+    ("Où est-ce ?", ["où", "est-ce", "?"]),
+    ("le garçon\u00a0dort", ["le", "garçon", "dort"]),
+])
+def test_tokenize_french(sentence, tokens):
+    assert tokenize(sentence, "fr") == tokens
+
+
+@pytest.mark.parametrize("sentence, tokens", [
+    ("My sister's cat doesn't run!", ["my", "sister", "'s", "cat", "does", "n't", "run", "!"]),
+    ("The boys' dog sleeps.", ["the", "boys", "'", "dog", "sleeps", "."]),
+    ("I can't, you won't.", ["i", "ca", "n't", ",", "you", "wo", "n't", "."]),
+    ("my father’s car", ["my", "father", "'s", "car"]),
+    ("well-known man", ["well-known", "man"]),
+])
+def test_tokenize_english(sentence, tokens):
+    assert tokenize(sentence, "en") == tokens
+
+
+def test_normalize_is_nfc_lowercase_and_straight_apostrophes():
+    decomposed = "E\u0301cole"  # É as E + combining acute
+    assert normalize(decomposed) == "école"
+    assert normalize("  L’homme  ") == "l'homme"
+
+
+def test_tokenize_rejects_unknown_language():
+    with pytest.raises(ValueError, match="'fr' or 'en'"):
+        tokenize("hello", "de")
+
+
+def test_tokenize_empty():
+    assert tokenize("", "fr") == [] and tokenize("   ", "en") == []
+
+
+@pytest.mark.parametrize("sentence, lang", [
+    ("le chat de ma sœur dort.", "fr"),
+    ("l'homme n'aime pas la pomme, mais il mange souvent des gâteaux.", "fr"),
+    ("qu'il dort.", "fr"),
+    ("my sister's cat does not sleep.", "en"),
+    ("the man doesn't eat an apple, but he often eats cakes.", "en"),
+])
+def test_detokenize_round_trip(sentence, lang):
+    assert detokenize(tokenize(sentence, lang), lang) == sentence
+
+
+def test_detokenize_glues():
+    assert detokenize(["l'", "homme", "dort", "."], "fr") == "l'homme dort."
+    assert detokenize(["my", "sister", "'s", "cat", "does", "n't", "run", "!"], "en") == "my sister's cat doesn't run!"
+
+
+# ----------------------------------------------------------------------------- Vocab
+def test_specials_come_first():
+    assert SPECIALS == [PAD, UNK, SOS, EOS]
+    v = build_vocab([["b", "a"]])
+    assert (v.pad_id, v.unk_id, v.sos_id, v.eos_id) == (0, 1, 2, 3)
+    assert v.itos[:4] == ["<pad>", "<unk>", "<sos>", "<eos>"]
+
+
+def test_order_frequency_descending_ties_alphabetical():
+    v = build_vocab([["c", "b", "a", "b"], ["d", "a", "b"], ["e"]])
+    assert v.itos[4:] == ["b", "a", "c", "d", "e"]
+    builtin = build_vocab([["c", "b", "a", "b"], ["d", "a", "b"], ["e"]], backend="builtin")
+    assert builtin.itos == v.itos and builtin.backend == "builtin"
+
+
+def test_min_freq_and_max_size():
+    tokens = [["a", "a", "b", "b", "b", "c"], ["d", "a"]]
+    assert build_vocab(tokens, min_freq=2).itos[4:] == ["a", "b"]  # a: 3, b: 3 → alphabetical
+    assert build_vocab(tokens, min_freq=4).itos == SPECIALS
+    assert build_vocab(tokens, max_size=1).itos == SPECIALS + ["a"]
+    assert len(build_vocab(tokens)) == 4 + 4
+
+
+def test_unknown_maps_to_unk():
+    v = build_vocab([["chat", "chien"]])
+    assert v["zèbre"] == v.unk_id == 1
+    assert v.encode(["chat", "zèbre"]) == [v["chat"], 1]
+    assert "chat" in v and "zèbre" not in v
+    assert v.unknown(["chat", "zèbre", "lion"]) == ["zèbre", "lion"]
+
+
+def test_encode_decode_round_trip():
+    sentences = [tokenize("le chat de ma sœur dort.", "fr"), tokenize("l'homme voit la pomme.", "fr")]
+    v = build_vocab(sentences)
+    for s in sentences:
+        assert v.decode(v.encode(s)) == s
+
+
+def test_decode_strips_specials_and_stops_at_eos():
+    v = build_vocab([["a", "b"]])
+    a, b = v["a"], v["b"]
+    ids = [v.sos_id, a, v.pad_id, b, v.eos_id, a]
+    assert v.decode(ids) == ["a", "b"]
+    assert v.decode(ids, strip_specials=False) == [SOS, "a", PAD, "b", EOS, "a"]
+    import torch
+    assert v.decode(torch.tensor([a, b, v.eos_id])) == ["a", "b"]
+
+
+def test_vocab_validation_and_equality():
+    with pytest.raises(ValueError, match="unique"):
+        Vocab(SPECIALS + ["a", "a"])
+    with pytest.raises(ValueError, match="special"):
+        Vocab(["<pad>", "<unk>", "a"])
+    assert Vocab(SPECIALS + ["a"]) == Vocab(SPECIALS + ["a"])
+    assert Vocab(SPECIALS + ["a"]) != Vocab(SPECIALS + ["b"])
+    assert "5 tokens" in repr(Vocab(SPECIALS + ["a"]))
+
+
+def test_build_vocab_rejects_unknown_backend():
+    with pytest.raises(ValueError, match="backend"):
+        build_vocab([["a"]], backend="spacy")
+
+
+def test_build_vocab_accepts_a_generator():
+    v = build_vocab(t for t in [["x", "y"], ["y"]])
+    assert v.itos[4:] == ["y", "x"]
+
+
+# ----------------------------------------------------------------------------- backend
+def test_backend_is_consistent():
+    assert text.BACKEND in ("torchtext", "builtin")
+    assert isinstance(text.BACKEND_REASON, str) and text.BACKEND_REASON
+    assert build_vocab([["a"]]).backend == text.BACKEND
+
+
+def _backend_in_subprocess(env_value):
+    env = dict(os.environ)
+    env.pop("SEQ2SEQ_TEXT_BACKEND", None)
+    if env_value is not None:
+        env["SEQ2SEQ_TEXT_BACKEND"] = env_value
+    code = ("import utils.text as t; print(t.BACKEND); print(t.BACKEND_REASON); "
+            "print(t.build_vocab([['b','a','b']]).backend)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.splitlines()
+
+
+def test_env_forces_builtin_backend():
+    backend, reason, built = _backend_in_subprocess("builtin")
+    assert backend == "builtin" and built == "builtin"
+    assert "SEQ2SEQ_TEXT_BACKEND" in reason
+
+
+def test_default_backend_in_a_fresh_interpreter_matches_this_one():
+    if os.environ.get("SEQ2SEQ_TEXT_BACKEND"):
+        pytest.skip("SEQ2SEQ_TEXT_BACKEND is set in this process")
+    backend, _, built = _backend_in_subprocess(None)
+    assert backend == text.BACKEND == built

@@ -1,0 +1,208 @@
+"""Teacher-forcing schedules, the masked loss, fit (a few steps) and evaluate."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from utils.data import TranslationDataset, collate, make_loader
+from utils.models import ModelConfig, build_model
+from utils.text import build_vocab
+from utils.train import (History, constant, evaluate, exponential_decay, fit, inverse_sigmoid_decay,
+                         linear_decay, sequence_loss)
+
+
+# ----------------------------------------------------------------------------- schedules
+def test_constant():
+    s = constant(0.3)
+    assert [s(i) for i in (0, 10, 10_000)] == [0.3, 0.3, 0.3]
+
+
+def test_linear_decay():
+    s = linear_decay(k=1.0, c=0.01, eps=0.2)
+    assert s(0) == pytest.approx(1.0)
+    assert s(30) == pytest.approx(0.7)
+    assert s(79) == pytest.approx(0.21)
+    assert s(80) == pytest.approx(0.2)
+    assert s(1000) == pytest.approx(0.2)          # floored at eps
+    assert linear_decay(k=0.9, c=0.1)(20) == 0.0  # default eps = 0
+
+
+def test_exponential_decay():
+    s = exponential_decay(0.99)
+    assert s(0) == 1.0
+    assert s(1) == pytest.approx(0.99)
+    assert s(100) == pytest.approx(0.99 ** 100)
+    assert s(100) == pytest.approx(0.36603, abs=1e-5)
+
+
+def test_inverse_sigmoid_decay():
+    k = 10.0
+    s = inverse_sigmoid_decay(k)
+    for i in (0, 5, 20, 50):
+        assert s(i) == pytest.approx(k / (k + math.exp(i / k)))
+    assert s(0) == pytest.approx(10 / 11)
+    assert s(50) == pytest.approx(10 / (10 + math.exp(5)))
+    values = [s(i) for i in range(0, 200, 10)]
+    assert all(a > b for a, b in zip(values, values[1:]))
+    assert 0.0 <= inverse_sigmoid_decay(1.0)(10 ** 9) < 1e-100   # no OverflowError far out
+
+
+# ----------------------------------------------------------------------------- loss
+def test_sequence_loss_ignores_padding():
+    torch.manual_seed(0)
+    pad_id = 0
+    logits = torch.randn(2, 4, 7)
+    tgt = torch.tensor([[3, 5, 2, 0], [4, 0, 0, 0]])
+    real = tgt != pad_id
+    expected = F.cross_entropy(logits[real], tgt[real])               # mean over the 4 real tokens
+    assert sequence_loss(logits, tgt, pad_id) == pytest.approx(expected.item())
+    changed = logits.clone()
+    changed[~real] = torch.randn(int((~real).sum()), 7) * 100         # garbage at padding
+    assert sequence_loss(changed, tgt, pad_id) == pytest.approx(expected.item())
+    # a different pad id changes which tokens count
+    assert sequence_loss(logits, tgt, pad_id=5) != pytest.approx(expected.item())
+
+
+# ----------------------------------------------------------------------------- fit
+SRC = [["le", "chat", "dort", "."], ["la", "fille", "court", "."], ["le", "chien", "mange", "une", "pomme", "."],
+       ["la", "femme", "voit", "le", "chat", "."], ["le", "garçon", "chante", "."], ["la", "maison", "est", "bleue", "."]]
+TGT = [["the", "cat", "sleeps", "."], ["the", "girl", "runs", "."], ["the", "dog", "eats", "an", "apple", "."],
+       ["the", "woman", "sees", "the", "cat", "."], ["the", "boy", "sings", "."], ["the", "house", "is", "blue", "."]]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    src_v, tgt_v = build_vocab(SRC), build_vocab(TGT)
+    ds = TranslationDataset(list(zip(SRC, TGT)) * 4, src_v, tgt_v)
+    return ds, src_v, tgt_v
+
+
+def tiny_model(tiny, decoder="luong", seed=0, **kw):
+    _, src_v, tgt_v = tiny
+    torch.manual_seed(seed)
+    return build_model(ModelConfig(decoder=decoder, emb_size=8, hidden_size=16, **kw), len(src_v), len(tgt_v))
+
+
+def test_fit_lowers_the_loss(tiny):
+    ds, _, tgt_v = tiny
+    model = tiny_model(tiny, "luong")
+    loader = make_loader(ds, batch_size=8, shuffle=True, seed=0)
+    before = evaluate(model, loader, pad_id=tgt_v.pad_id)
+    history = fit(model, loader, epochs=8, lr=2e-2, pad_id=tgt_v.pad_id, progress=False, verbose=False)
+    after = evaluate(model, loader, pad_id=tgt_v.pad_id)
+    assert len(history.step_loss) == 8 * len(loader) == 24
+    assert len(history.epoch_loss) == len(history.epoch_time) == 8
+    assert history.epoch_loss[-1] < 0.5 * history.epoch_loss[0]
+    assert after["loss"] < 0.5 * before["loss"]
+    assert after["accuracy"] > before["accuracy"]
+    assert history.step_time == sorted(history.step_time)
+    assert history.valid_loss == []
+    assert history.step_ratio == [1.0] * 24
+
+
+@pytest.mark.parametrize("decoder", ["vanilla", "bahdanau"])
+def test_fit_lowers_the_loss_of_the_other_decoders(tiny, decoder):
+    ds, _, tgt_v = tiny
+    model = tiny_model(tiny, decoder)
+    loader = make_loader(ds, batch_size=8, shuffle=True, seed=0)
+    history = fit(model, loader, epochs=6, lr=2e-2, pad_id=tgt_v.pad_id, progress=False, verbose=False)
+    assert history.epoch_loss[-1] < 0.7 * history.epoch_loss[0]
+
+
+def test_fit_with_a_schedule_validation_and_callback(tiny, capsys):
+    ds, _, tgt_v = tiny
+    model = tiny_model(tiny, "luong")
+    loader = make_loader(ds, batch_size=12, shuffle=False)
+    epochs_seen = []
+    history = fit(model, loader, epochs=2, teacher_forcing=linear_decay(1.0, 0.25), valid_loader=loader,
+                  pad_id=tgt_v.pad_id, progress=False, verbose=True,
+                  on_epoch_end=lambda epoch, m: epochs_seen.append((epoch, m is model)))
+    assert history.step_ratio == [1.0, 0.75, 0.5, 0.25]
+    assert len(history.valid_loss) == 2 and all(v > 0 for v in history.valid_loss)
+    assert epochs_seen == [(1, True), (2, True)]
+    out = capsys.readouterr().out
+    assert "epoch  1" in out and "valid loss" in out and "epoch  2" in out
+
+
+def test_fit_quiet_prints_nothing(tiny, capsys):
+    ds, _, tgt_v = tiny
+    fit(tiny_model(tiny), make_loader(ds, 24), epochs=1, pad_id=tgt_v.pad_id, progress=False, verbose=False)
+    assert capsys.readouterr().out == ""
+
+
+def test_fit_is_reproducible_with_a_seed(tiny):
+    ds, _, tgt_v = tiny
+
+    def once():
+        model = tiny_model(tiny, "luong", seed=3)
+        torch.manual_seed(3)
+        return fit(model, make_loader(ds, 8, seed=1), epochs=1, teacher_forcing=0.5, pad_id=tgt_v.pad_id,
+                   progress=False, verbose=False).step_loss
+
+    assert once() == once()
+
+
+def test_fit_rejects_zero_epochs(tiny):
+    ds, _, tgt_v = tiny
+    with pytest.raises(ValueError, match="epochs"):
+        fit(tiny_model(tiny), make_loader(ds, 8), epochs=0, progress=False, verbose=False)
+
+
+def test_lr_decay_reaches_lr_times_decay_at_the_last_step(tiny, monkeypatch):
+    ds, _, tgt_v = tiny
+    seen = []
+
+    class Recording(torch.optim.Adam):
+        def step(self, *args, **kwargs):
+            seen.append(self.param_groups[0]["lr"])
+            return super().step(*args, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "Adam", Recording)
+    loader = make_loader(ds, batch_size=8)                              # 3 batches
+    fit(tiny_model(tiny), loader, epochs=2, lr=0.01, lr_decay=0.1, pad_id=tgt_v.pad_id,
+        progress=False, verbose=False)
+    assert len(seen) == 6
+    assert seen[0] == pytest.approx(0.01)
+    assert seen[-1] == pytest.approx(0.001)
+    steps = [0.01 - 0.009 * i / 5 for i in range(6)]                     # linear in between
+    assert seen == pytest.approx(steps)
+    seen.clear()
+    fit(tiny_model(tiny), loader, epochs=1, lr=0.01, pad_id=tgt_v.pad_id, progress=False, verbose=False)
+    assert seen == pytest.approx([0.01] * 3)                             # no decay by default
+
+
+# ----------------------------------------------------------------------------- evaluate
+def test_evaluate_matches_a_manual_computation(tiny):
+    ds, src_v, tgt_v = tiny
+    model = tiny_model(tiny, "luong", seed=1)
+    items = [ds[i] for i in range(6)]
+    loader = [collate(items[:4], src_v.pad_id, tgt_v.pad_id), collate(items[4:], src_v.pad_id, tgt_v.pad_id)]
+    result = evaluate(model, loader, pad_id=tgt_v.pad_id)
+    assert set(result) == {"loss", "accuracy"}
+    losses, correct, total = [], 0, 0
+    with torch.no_grad():
+        for src, tgt in items:                                         # one sentence at a time
+            logits, _ = model(src[None], torch.tensor([len(src)]), torch.ones(1, len(src), dtype=torch.bool),
+                              tgt[None, :-1])
+            gold = tgt[1:]
+            losses.append(F.cross_entropy(logits[0], gold, reduction="sum").item())
+            correct += int((logits[0].argmax(-1) == gold).sum())
+            total += len(gold)
+    assert result["loss"] == pytest.approx(sum(losses) / total, rel=1e-5)
+    assert result["accuracy"] == pytest.approx(correct / total)
+    assert not model.training
+
+
+# ----------------------------------------------------------------------------- History
+def test_history_round_trip():
+    h = History(step_loss=[3.0, 2.5], step_time=[0.1, 0.2], step_ratio=[1.0, 0.9], epoch_loss=[2.75],
+                valid_loss=[2.6], epoch_time=[0.2])
+    d = h.to_dict()
+    assert set(d) == {"step_loss", "step_time", "step_ratio", "epoch_loss", "valid_loss", "epoch_time"}
+    assert History.from_dict(d) == h
+    d["step_loss"].append(9.0)               # to_dict's lists are the History's own; from_dict copies
+    again = History.from_dict(d)
+    d["step_loss"].append(10.0)
+    assert again.step_loss == [3.0, 2.5, 9.0]
+    assert History.from_dict(History().to_dict()) == History()
