@@ -54,7 +54,8 @@ def main() -> None:
     os.environ["TQDM_DISABLE"] = "1"
     if args.fresh:
         shutil.rmtree(ROOT / "data" / "cache" / "models", ignore_errors=True)
-    paths = [Path(n) if n.endswith(".ipynb") else ROOT / "notebooks" / f"{n}.ipynb" for n in args.names] \
+    paths = [Path(n) if Path(n).is_file() else ROOT / "notebooks" / (n if n.endswith(".ipynb") else f"{n}.ipynb")
+             for n in args.names] \
         or sorted((ROOT / "notebooks").glob("*.ipynb"))
     total = 0.0
     for path in paths:

@@ -277,3 +277,11 @@ def test_translate_reverse_source(vocabs):
     t = translate(model, "le chat dort.", src_v, tgt_v, reverse_source=True)
     assert t.source == tokenize("le chat dort.", "fr")  # reported in reading order
     assert model.encoder.seen[0][0].tolist() == src_v.encode([".", "dort", "chat", "le"]) + [src_v.eos_id]
+
+
+def test_greedy_forced_words_override_the_model_and_are_fed_back():
+    model = Stub([[5, 6, 7, EOS]])
+    forced = torch.tensor([[-1, 8, -1]])                # step 2 must write 8
+    ids, _ = greedy_decode(model, *stub_batch(1), SOS, EOS, max_len=10, forced=forced)
+    assert ids == [[5, 8, 7]]
+    assert model.decoder.fed[2] == [8]                  # the forced word is the next input

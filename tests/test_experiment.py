@@ -9,7 +9,7 @@ from utils.corpus import generate_splits
 from utils.experiment import (SyntheticData, accuracy_by_source_position, attention_aer, load_checkpoint,
                               gradient_by_source_position, probe_final_state, save_checkpoint,
                               teacher_forced_attention, test_translations as run_test_translations,
-                              train_or_load)
+                              train_or_load, after_a_mistake)
 from utils.models import ModelConfig, build_model
 from utils.text import build_vocab
 from utils.train import History
@@ -208,3 +208,34 @@ def test_probe_final_state(data):
     assert set(accuracy) == set(baseline) == {1, -1}
     assert all(0.0 <= v <= 1.0 for v in list(accuracy.values()) + list(baseline.values()))
     assert baseline[-1] == 1.0                                   # every sentence ends with "."
+
+
+# ----------------------------------------------------------------------------- exposure bias
+def test_after_a_mistake_forces_gold_prefix_then_a_wrong_word(data):
+    model = tiny_model(data)
+    result = after_a_mistake(model, data, position=0.5)
+    assert len(result.outputs) == len(data.test)
+    for k, wrong, out, ref in zip(result.positions, result.wrong_words, result.outputs, result.references):
+        assert k == int(len(ref) * 0.5)
+        assert out[:k] == ref[:k]                       # the gold words were forced
+        assert out[k] == wrong != ref[k]                # then a word that is not the gold one
+        assert wrong not in ("<pad>", "<sos>", "<eos>", "<unk>")
+    assert 0.0 <= result.recovered <= 1.0 and 0.0 <= result.continuation_bleu <= 100.0
+
+
+@pytest.mark.parametrize("output, expected", [
+    ("a b X d e", True),      # X replaced c
+    ("a b X c d e", True),    # X was an extra word
+    ("a b d e", True),        # d came one word early: c was skipped
+    ("a b X e", False),       # X replaced c and d was lost
+    ("a b X d e e", False),   # a doubled word later on
+    ("a b X", False),         # stopped after the mistake
+])
+def test_back_on_track(output, expected):
+    assert experiment.back_on_track(output.split(), "a b c d e".split(), 2) is expected
+
+
+@pytest.mark.parametrize("position", [-0.1, 1.0])
+def test_after_a_mistake_rejects_bad_positions(data, position):
+    with pytest.raises(ValueError, match="position"):
+        after_a_mistake(tiny_model(data), data, position=position)

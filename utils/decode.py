@@ -13,7 +13,8 @@ from utils.text import Vocab, tokenize
 @torch.no_grad()
 def greedy_decode(model: nn.Module, src: torch.Tensor, src_lengths: torch.Tensor, src_mask: torch.Tensor,
                   sos_id: int, eos_id: int, max_len: int | torch.Tensor,
-                  pad_id: int | None = None) -> tuple[list[list[int]], torch.Tensor | None]:
+                  pad_id: int | None = None,
+                  forced: torch.Tensor | None = None) -> tuple[list[list[int]], torch.Tensor | None]:
     """Feed the model its own most likely word until ``<eos>`` or ``max_len`` words.
 
     Args: ``src [batch, S]``, ``src_lengths [batch]``, ``src_mask [batch, S]``; ``max_len`` is
@@ -23,6 +24,11 @@ def greedy_decode(model: nn.Module, src: torch.Tensor, src_lengths: torch.Tensor
     Returns the token ids of each sentence (without ``<sos>``/``<eos>``) and the attention
     ``[batch, steps, S]`` (None for a decoder without attention); sentence ``b`` uses the
     first ``len(ids[b]) + 1`` steps (its words, then ``<eos>``).
+
+    ``forced [batch, P]`` (optional) overrides the model: where ``forced[b, t] >= 0``, sentence
+    ``b``'s word at step ``t`` is ``forced[b, t]`` whatever the model predicts, and it is fed
+    back as usual (``-1`` leaves the step to the model). Notebook 04 forces a wrong word this
+    way to watch what the model does after a mistake.
     """
     limits = torch.as_tensor(max_len, device=src.device).expand(src.size(0))   # [batch]
     if (limits < 1).any():
@@ -38,6 +44,8 @@ def greedy_decode(model: nn.Module, src: torch.Tensor, src_lengths: torch.Tensor
         logits, state, step_weights = model.decoder.step(y_prev, state, enc_out, src_mask)
         logits[:, never] = float("-inf")
         y_prev = logits.argmax(-1)                    # [batch]
+        if forced is not None and t < forced.size(1):
+            y_prev = torch.where(forced[:, t] >= 0, forced[:, t], y_prev)
         y_prev = torch.where(limits <= t, torch.full_like(y_prev, eos_id), y_prev)  # limit reached
         outputs.append(torch.where(finished, torch.full_like(y_prev, eos_id), y_prev))
         weights.append(step_weights)

@@ -16,7 +16,7 @@ import torch
 
 from utils.corpus import LENGTH_BUCKETS, SentencePair
 from utils.data import CACHE_DIR, TranslationDataset, collate, load_synthetic, make_loader
-from utils.decode import translate_tokens
+from utils.decode import default_max_len, greedy_decode, translate_tokens
 from utils.metrics import alignment_error_rate, attention_links, by_length, corpus_bleu, exact_match
 from utils.models import ModelConfig, Seq2Seq, build_model
 from utils.runtime import seed_everything
@@ -315,3 +315,78 @@ def attention_aer(model: Seq2Seq, data: SyntheticData, split: str = "test") -> f
     predicted = [attention_links(w, len(p.src_tokens), len(p.tgt_tokens))
                  for w, p in zip(teacher_forced_attention(model, data, split), pairs)]
     return alignment_error_rate(predicted, [set(p.alignment) for p in pairs])
+
+
+# ----------------------------------------------------------------------------- exposure bias
+@dataclass
+class MistakeResults:
+    """What a model writes after one forced mistake (see :func:`after_a_mistake`)."""
+
+    positions: list[int]             # the output step k whose word was replaced, per sentence
+    wrong_words: list[str]           # the word forced at step k
+    outputs: list[list[str]]         # the whole output: gold words before k, the wrong word, the model's rest
+    references: list[list[str]]
+    recovered: float                 # share of sentences that went back to the reference after the mistake
+    continuation_bleu: float         # BLEU of the words after k against the gold words after k
+
+
+@torch.no_grad()
+def after_a_mistake(model: Seq2Seq, data: SyntheticData, split: str = "test",
+                    position: float = 0.5) -> MistakeResults:
+    """Force one plausible mistake into each translation and let the model carry on.
+
+    For each pair, the decoder is fed the gold words up to output step ``k = ⌊position · len⌋``;
+    at step ``k`` it must write the word it finds most likely *other than* the gold one (its own
+    likeliest mistake); from then on it runs free (greedy). Did it get back on track?
+
+    A translation *recovered* when the words after the mistake are the reference's words after
+    step ``k`` (the mistake replaced a word), or from step ``k`` (it was an extra word), or, when
+    the forced word is the reference's next word, from step ``k + 2`` (it skipped one word).
+    """
+    if not 0.0 <= position < 1.0:
+        raise ValueError(f"position is a fraction of the reference length in [0, 1), got {position}")
+    model.eval()
+    device = next(model.parameters()).device
+    pairs = getattr(data, split)
+    sv, tv = data.src_vocab, data.tgt_vocab
+    dataset = TranslationDataset([(p.src_tokens, p.tgt_tokens) for p in pairs], sv, tv, data.reverse_source)
+    never = torch.tensor([tv.pad_id, tv.sos_id, tv.eos_id, tv.unk_id], device=device)
+    positions, wrong, outputs = [], [], []
+    for start in range(0, len(pairs), 128):
+        chunk = list(range(start, min(start + 128, len(pairs))))
+        batch = collate([dataset[i] for i in chunk], sv.pad_id, tv.pad_id).to(device)
+        logits, _ = model(batch.src, batch.src_lengths, batch.src_mask, batch.tgt[:, :-1])  # [b, T, V]
+        ks = torch.tensor([int(len(pairs[i].tgt_tokens) * position) for i in chunk], device=device)
+        rows = torch.arange(len(chunk), device=device)
+        step_logits = logits[rows, ks].clone()                              # [b, V]
+        step_logits[:, never] = float("-inf")
+        step_logits[rows, batch.tgt[rows, ks + 1]] = float("-inf")          # not the gold word
+        mistakes = step_logits.argmax(-1)                                   # [b]
+        forced = torch.full((len(chunk), int(ks.max()) + 1), -1, dtype=torch.long, device=device)
+        for row, k in enumerate(ks.tolist()):
+            forced[row, :k] = batch.tgt[row, 1:k + 1]
+            forced[row, k] = mistakes[row]
+        limits = torch.tensor([default_max_len(n) for n in batch.src_lengths.tolist()], device=device)
+        limits = torch.maximum(limits, ks + 1)
+        ids, _ = greedy_decode(model, batch.src, batch.src_lengths, batch.src_mask, tv.sos_id, tv.eos_id,
+                               limits, pad_id=tv.pad_id, forced=forced)
+        positions += ks.tolist()
+        wrong += [tv.itos[m] for m in mistakes.tolist()]
+        outputs += [[tv.itos[i] for i in row] for row in ids]
+    refs = [p.tgt_tokens for p in pairs]
+    rest = [out[k + 1:] for out, k in zip(outputs, positions)]
+    gold_rest = [ref[k + 1:] for ref, k in zip(refs, positions)]
+    recovered = [back_on_track(out, ref, k) for out, ref, k in zip(outputs, refs, positions)]
+    return MistakeResults(positions, wrong, outputs, refs, sum(recovered) / len(recovered),
+                          corpus_bleu(rest, gold_rest))
+
+
+def back_on_track(output: list[str], reference: list[str], k: int) -> bool:
+    """After a mistake at step ``k`` (``output[k]``), are the following words the reference's?
+
+    Yes when they are the reference's words after ``k`` (the mistake replaced a word), from ``k``
+    (it was an extra word), or, if ``output[k]`` is the reference's next word, after ``k + 1``
+    (it skipped one)."""
+    rest = output[k + 1:]
+    skipped = output[k:k + 1] == reference[k + 1:k + 2] and rest == reference[k + 2:]
+    return rest == reference[k + 1:] or rest == reference[k:] or skipped
