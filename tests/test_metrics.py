@@ -1,10 +1,12 @@
 """BLEU against sacrebleu, exact match, scores by length, attention links and AER."""
+import math
+
 import pytest
 import sacrebleu
 import torch
 
-from utils.metrics import (alignment_error_rate, attention_links, bucket_label, by_length, corpus_bleu,
-                           exact_match)
+from utils.metrics import (alignment_error_rate, attention_entropy, attention_links, bucket_label, by_length,
+                           corpus_bleu, crossing_links, exact_match, link_recall)
 
 
 def reference_bleu(hyps, refs):
@@ -131,3 +133,27 @@ def test_corpus_bleu_does_not_retokenize():
     hyps, refs = [["a-b", "c.d", "e"]], [["a", "-", "b", "c", ".", "d", "e"]]
     assert sacrebleu.corpus_bleu(["a-b c.d e"], [["a - b c . d e"]]).score > 10
     assert corpus_bleu(hyps, refs) == pytest.approx(0.0)
+
+
+# ----------------------------------------------------------------------------- alignment helpers
+def test_crossing_links():
+    # une voiture rouge → a red car: voiture(1)→car(2) and rouge(2)→red(1) cross; une(0)→a(0) does not
+    assert crossing_links([(0, 0), (1, 2), (2, 1)]) == {(1, 2), (2, 1)}
+    assert crossing_links([(0, 0), (1, 1), (2, 2)]) == set()
+    assert crossing_links([]) == set()
+
+
+def test_link_recall():
+    gold = [{(0, 0), (1, 2), (2, 1)}, {(0, 0)}]
+    assert link_recall([{(0, 0), (1, 1), (2, 1)}, {(0, 0)}], gold) == 3 / 4
+    with pytest.raises(ValueError, match="gold"):
+        link_recall([set()], [set()])
+    with pytest.raises(ValueError, match="predicted"):
+        link_recall([set()], gold)
+
+
+def test_attention_entropy():
+    one_hot = torch.tensor([[0.0, 1.0, 0.0, 0.0]])
+    uniform = torch.full((1, 4), 0.25)
+    torch.testing.assert_close(attention_entropy(one_hot), torch.tensor([0.0]))
+    torch.testing.assert_close(attention_entropy(uniform), torch.tensor([math.log(4)]))

@@ -206,3 +206,18 @@ def test_history_round_trip():
     d["step_loss"].append(10.0)
     assert again.step_loss == [3.0, 2.5, 9.0]
     assert History.from_dict(History().to_dict()) == History()
+
+
+def test_fit_calls_on_step_end_after_every_update_in_training_mode(tiny):
+    ds, _, tgt_v = tiny
+    model, pad_id = tiny_model(tiny, "luong"), tgt_v.pad_id
+    loader = make_loader(ds, batch_size=8, shuffle=True, seed=0)
+    seen = []
+
+    def snapshot(step, m):
+        seen.append((step, m.training))
+        m.eval()                                         # fit must switch training mode back on
+
+    fit(model, loader, epochs=2, progress=False, verbose=False, pad_id=pad_id, on_step_end=snapshot)
+    assert [s for s, _ in seen] == list(range(1, 2 * len(loader) + 1))
+    assert all(training for _, training in seen)

@@ -326,8 +326,8 @@ class MistakeResults:
     wrong_words: list[str]           # the word forced at step k
     outputs: list[list[str]]         # the whole output: gold words before k, the wrong word, the model's rest
     references: list[list[str]]
-    recovered: float                 # share of sentences that went back to the reference after the mistake
-    continuation_bleu: float         # BLEU of the words after k against the gold words after k
+    clean: list[bool]                # translated exactly when nothing is forced
+    recovered: float                 # share of the clean sentences that got back on track after the mistake
 
 
 @torch.no_grad()
@@ -337,11 +337,9 @@ def after_a_mistake(model: Seq2Seq, data: SyntheticData, split: str = "test",
 
     For each pair, the decoder is fed the gold words up to output step ``k = ⌊position · len⌋``;
     at step ``k`` it must write the word it finds most likely *other than* the gold one (its own
-    likeliest mistake); from then on it runs free (greedy). Did it get back on track?
-
-    A translation *recovered* when the words after the mistake are the reference's words after
-    step ``k`` (the mistake replaced a word), or from step ``k`` (it was an extra word), or, when
-    the forced word is the reference's next word, from step ``k + 2`` (it skipped one word).
+    likeliest mistake); from then on it runs free (greedy). Did it get back on track
+    (:func:`back_on_track`)? Only sentences the model translates exactly when nothing is forced
+    count, so that ``recovered`` measures the effect of the mistake, not the model's other errors.
     """
     if not 0.0 <= position < 1.0:
         raise ValueError(f"position is a fraction of the reference length in [0, 1), got {position}")
@@ -351,7 +349,7 @@ def after_a_mistake(model: Seq2Seq, data: SyntheticData, split: str = "test",
     sv, tv = data.src_vocab, data.tgt_vocab
     dataset = TranslationDataset([(p.src_tokens, p.tgt_tokens) for p in pairs], sv, tv, data.reverse_source)
     never = torch.tensor([tv.pad_id, tv.sos_id, tv.eos_id, tv.unk_id], device=device)
-    positions, wrong, outputs = [], [], []
+    positions, wrong, outputs, clean = [], [], [], []
     for start in range(0, len(pairs), 128):
         chunk = list(range(start, min(start + 128, len(pairs))))
         batch = collate([dataset[i] for i in chunk], sv.pad_id, tv.pad_id).to(device)
@@ -368,17 +366,17 @@ def after_a_mistake(model: Seq2Seq, data: SyntheticData, split: str = "test",
             forced[row, k] = mistakes[row]
         limits = torch.tensor([default_max_len(n) for n in batch.src_lengths.tolist()], device=device)
         limits = torch.maximum(limits, ks + 1)
-        ids, _ = greedy_decode(model, batch.src, batch.src_lengths, batch.src_mask, tv.sos_id, tv.eos_id,
-                               limits, pad_id=tv.pad_id, forced=forced)
+        args = (model, batch.src, batch.src_lengths, batch.src_mask, tv.sos_id, tv.eos_id, limits)
+        ids, _ = greedy_decode(*args, pad_id=tv.pad_id, forced=forced)
+        unforced, _ = greedy_decode(*args, pad_id=tv.pad_id)
         positions += ks.tolist()
         wrong += [tv.itos[m] for m in mistakes.tolist()]
         outputs += [[tv.itos[i] for i in row] for row in ids]
+        clean += [[tv.itos[i] for i in row] == pairs[c].tgt_tokens for row, c in zip(unforced, chunk)]
     refs = [p.tgt_tokens for p in pairs]
-    rest = [out[k + 1:] for out, k in zip(outputs, positions)]
-    gold_rest = [ref[k + 1:] for ref, k in zip(refs, positions)]
-    recovered = [back_on_track(out, ref, k) for out, ref, k in zip(outputs, refs, positions)]
-    return MistakeResults(positions, wrong, outputs, refs, sum(recovered) / len(recovered),
-                          corpus_bleu(rest, gold_rest))
+    recovered = [back_on_track(out, ref, k) for out, ref, k, ok in zip(outputs, refs, positions, clean) if ok]
+    return MistakeResults(positions, wrong, outputs, refs, clean,
+                          sum(recovered) / len(recovered) if recovered else float("nan"))
 
 
 def back_on_track(output: list[str], reference: list[str], k: int) -> bool:

@@ -68,3 +68,27 @@ def alignment_error_rate(predicted: Sequence[Links], gold: Sequence[Links]) -> f
     if size_a + size_g == 0:
         raise ValueError("both alignments are empty")
     return 1.0 - 2.0 * hits / (size_a + size_g)
+
+
+def crossing_links(links: Links) -> set[tuple[int, int]]:
+    """The links that cross another one: ``(s1, t1)`` and ``(s2, t2)`` with ``s1 < s2`` but
+    ``t1 > t2`` — where French and English order differ (une voiture rouge → a red car)."""
+    links = sorted(set(links))
+    return {a for a in links for b in links if (a[0] - b[0]) * (a[1] - b[1]) < 0}
+
+
+def link_recall(predicted: Sequence[Links], gold: Sequence[Links]) -> float:
+    """Share of the gold links that the predicted alignments contain (summed over the corpus)."""
+    if len(predicted) != len(gold):
+        raise ValueError(f"{len(predicted)} predicted alignments but {len(gold)} gold ones")
+    total = sum(len(set(g)) for g in gold)
+    if total == 0:
+        raise ValueError("there are no gold links")
+    return sum(len(set(a) & set(g)) for a, g in zip(predicted, gold)) / total
+
+
+def attention_entropy(weights: torch.Tensor) -> torch.Tensor:
+    """Entropy in nats of each row of attention ``weights [..., S]``: 0 when all the weight is on
+    one word, ``log S`` when it is spread evenly."""
+    w = weights.clamp_min(1e-12)
+    return -(weights * w.log()).sum(-1)

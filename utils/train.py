@@ -67,12 +67,15 @@ def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, cl
         teacher_forcing: float | Schedule = 1.0, valid_loader: Iterable | None = None,
         device: torch.device | str = "cpu", pad_id: int = 0, parallel: bool = True,
         lr_decay: float = 1.0, progress: bool = True, verbose: bool = True,
-        on_epoch_end: Callable[[int, nn.Module], None] | None = None) -> History:
+        on_epoch_end: Callable[[int, nn.Module], None] | None = None,
+        on_step_end: Callable[[int, nn.Module], None] | None = None) -> History:
     """Train ``model`` (a :class:`utils.models.Seq2Seq`) with Adam and gradient clipping.
 
     ``teacher_forcing`` is a ratio in [0, 1] or a schedule ``step -> ratio``. ``lr_decay`` < 1
     lowers the learning rate linearly to ``lr * lr_decay`` by the last step. Prints one line per
-    epoch when ``verbose``; shows a tqdm progress bar when ``progress``.
+    epoch when ``verbose``; shows a tqdm progress bar when ``progress``. ``on_step_end(step,
+    model)`` and ``on_epoch_end(epoch, model)`` are called after each update and each epoch (to
+    take snapshots, say); training mode is restored after them.
     Returns a :class:`History`.
     """
     if epochs < 1:
@@ -108,6 +111,9 @@ def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, cl
             history.step_ratio.append(ratio)
             total, count = total + loss.item(), count + 1
             bar.set_postfix(loss=f"{loss.item():.3f}")
+            if on_step_end is not None:
+                on_step_end(step, model)
+                model.train()
         history.epoch_loss.append(total / count)
         history.epoch_time.append(time.perf_counter() - epoch_start)
         line = f"epoch {epoch:2d}  train loss {total / count:.3f}"
@@ -118,6 +124,7 @@ def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, cl
             print(line + f"  ({history.epoch_time[-1]:.1f} s)")
         if on_epoch_end is not None:
             on_epoch_end(epoch, model)
+            model.train()
     return history
 
 
