@@ -1,10 +1,13 @@
 """Greedy decoding with stub and tiny real models; translate's handling of bad input."""
+import math
+
 import pytest
 import torch
 import torch.nn as nn
 
 from utils.data import collate
-from utils.decode import Translation, default_max_len, greedy_decode, translate, translate_tokens
+from utils.decode import (Translation, beam_search, default_max_len, greedy_decode, length_penalty, translate,
+                          translate_tokens)
 from utils.models import ModelConfig, build_model
 from utils.text import build_vocab, tokenize
 
@@ -285,3 +288,100 @@ def test_greedy_forced_words_override_the_model_and_are_fed_back():
     ids, _ = greedy_decode(model, *stub_batch(1), SOS, EOS, max_len=10, forced=forced)
     assert ids == [[5, 8, 7]]
     assert model.decoder.fed[2] == [8]                  # the forced word is the next input
+
+
+# ----------------------------------------------------------------------------- beam search
+def encode_batch(src_v, sentences):
+    return collate([(torch.tensor(src_v.encode(s.split()) + [src_v.eos_id]), torch.tensor([0])) for s in sentences],
+                   src_v.pad_id, 0)
+
+
+def test_beam_of_one_is_greedy(model, vocabs):
+    src_v, tgt_v = vocabs
+    for sentence in SENTENCES:
+        b = encode_batch(src_v, [sentence])
+        (greedy,), greedy_att = greedy_decode(model, b.src, b.src_lengths, b.src_mask, tgt_v.sos_id, tgt_v.eos_id,
+                                              max_len=12, pad_id=tgt_v.pad_id)
+        (best,) = beam_search(model, b.src, b.src_lengths, b.src_mask, tgt_v.sos_id, tgt_v.eos_id, max_len=12,
+                              beam_size=1, pad_id=tgt_v.pad_id)
+        assert best.ids == greedy
+        if greedy_att is not None:
+            torch.testing.assert_close(best.attention, greedy_att[0, :len(greedy) + 1])
+
+
+def test_beams_are_sorted_distinct_and_end_once(model, vocabs):
+    src_v, tgt_v = vocabs
+    b = encode_batch(src_v, [SENTENCES[0]])
+    hyps = beam_search(model, b.src, b.src_lengths, b.src_mask, tgt_v.sos_id, tgt_v.eos_id, max_len=8,
+                       beam_size=4, alpha=0.6, pad_id=tgt_v.pad_id)
+    assert len(hyps) == 4
+    assert [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)
+    assert len({tuple(h.ids) for h in hyps}) == 4
+    for h in hyps:
+        assert len(h.ids) <= 8 and tgt_v.eos_id not in h.ids and tgt_v.sos_id not in h.ids
+        assert h.score == pytest.approx(h.log_prob / length_penalty(len(h.ids) + 1, 0.6))
+        if model.decoder.has_attention:
+            assert h.attention.shape == (len(h.ids) + 1, b.src.size(1))
+
+
+class PrefixDecoder(nn.Module):
+    """Next-word log-probabilities that depend on the previous word only:
+    <sos> → 5 (0.6) or 6 (0.4); 5 → one of 7..11 (0.2 each); 7..11 → <eos>; 6 → <eos>.
+    Greedy takes 5 (0.6 · 0.2 = 0.12); the best sentence is 6 <eos> (0.4)."""
+
+    has_attention = False
+
+    def init_state(self, enc_hidden, enc_out):
+        return torch.zeros(1, enc_out.size(0), 1)
+
+    def step(self, y_prev, state, enc_out, src_mask):
+        probs = torch.full((y_prev.size(0), V), 1e-9)
+        for row, y in enumerate(y_prev.tolist()):
+            if y == SOS:
+                probs[row, 5], probs[row, 6] = 0.6, 0.4
+            elif y == 5:
+                probs[row, 7:12] = 0.2
+            else:
+                probs[row, EOS] = 1.0
+        return probs.log(), state, None
+
+    @staticmethod
+    def reorder_state(state, index):
+        return state.index_select(1, index)
+
+
+def test_beam_search_finds_a_sentence_greedy_misses():
+    model = Stub([[EOS]])
+    model.decoder = PrefixDecoder()
+    args = (*stub_batch(1), SOS, EOS)
+    (greedy,), _ = greedy_decode(model, *args, max_len=5)
+    hyps = beam_search(model, *args, max_len=5, beam_size=2, alpha=0.0)
+    assert greedy == [5, 7]
+    assert hyps[0].ids == [6] and hyps[0].log_prob == pytest.approx(math.log(0.4), abs=1e-5)
+    assert hyps[1].ids[0] == 5 and hyps[1].log_prob == pytest.approx(math.log(0.12), abs=1e-5)
+
+
+def test_beam_search_forces_eos_at_the_limit():
+    model = Stub([[5] * 50])                      # never writes <eos>
+    model.decoder.reorder_state = lambda state, index: state
+    hyps = beam_search(model, *stub_batch(1), SOS, EOS, max_len=4, beam_size=3)
+    assert all(len(h.ids) == 4 for h in hyps)
+
+
+def test_beam_search_rejects_bad_arguments():
+    model = Stub([[EOS]])
+    with pytest.raises(ValueError, match="one sentence"):
+        beam_search(model, *stub_batch(2), SOS, EOS, max_len=5)
+    with pytest.raises(ValueError, match="beam_size"):
+        beam_search(model, *stub_batch(1), SOS, EOS, max_len=5, beam_size=0)
+
+
+def test_translate_tokens_with_beams(model, vocabs):
+    src_v, tgt_v = vocabs
+    sources = [s.split() for s in SENTENCES]
+    hyps, attns = translate_tokens(model, sources, src_v, tgt_v, beam_size=3)
+    assert len(hyps) == len(sources)
+    for s, h, a in zip(sources, hyps, attns):
+        if model.decoder.has_attention:
+            assert a.shape == (len(h) + 1, len(s) + 1)
+    assert translate_tokens(model, sources, src_v, tgt_v, beam_size=1)[0] == translate_tokens(model, sources, src_v, tgt_v)[0]

@@ -58,6 +58,87 @@ def greedy_decode(model: nn.Module, src: torch.Tensor, src_lengths: torch.Tensor
     return sentences, attention
 
 
+@dataclass
+class Hypothesis:
+    """One finished beam: token ids (without ``<sos>``/``<eos>``), scores, attention."""
+
+    ids: list[int]
+    log_prob: float                  # sum of the log-probabilities of the words and <eos>
+    score: float                     # log_prob / length_penalty: what the beams are ranked by
+    attention: torch.Tensor | None   # [len(ids) + 1, S] (rows: words then <eos>) or None
+
+
+def length_penalty(length: int, alpha: float) -> float:
+    """Wu et al. (2016): $((5 + |Y|) / 6)^\\alpha$. Dividing a log-probability by it keeps beam
+    search from preferring short outputs (every extra word lowers the log-probability); 0 turns
+    it off."""
+    return ((5 + length) / 6) ** alpha
+
+
+@torch.no_grad()
+def beam_search(model: nn.Module, src: torch.Tensor, src_lengths: torch.Tensor, src_mask: torch.Tensor,
+                sos_id: int, eos_id: int, max_len: int, beam_size: int = 5, alpha: float = 0.6,
+                pad_id: int | None = None) -> list[Hypothesis]:
+    """Beam search for *one* sentence (``src [1, S]``): keep the ``beam_size`` best partial
+    translations at every step instead of the single best.
+
+    A beam ends when it writes ``<eos>``; after ``max_len`` words ``<eos>`` is forced (as in
+    :func:`greedy_decode`). The search stops when ``beam_size`` beams have ended. Returns them
+    best first by ``log_prob / length_penalty(len + 1, alpha)``. With ``beam_size=1`` the result
+    is the greedy translation.
+    """
+    if src.size(0) != 1:
+        raise ValueError(f"beam_search translates one sentence at a time, got a batch of {src.size(0)}")
+    if beam_size < 1:
+        raise ValueError("beam_size must be at least 1")
+    if max_len < 1:
+        raise ValueError("max_len must be at least 1")
+    model.eval()
+    decoder = model.decoder
+    enc_out, enc_hidden = model.encoder(src, src_lengths)
+    state = decoder.init_state(enc_hidden, enc_out)
+    never = [sos_id] + ([pad_id] if pad_id is not None else [])
+    alive_ids: list[list[int]] = [[]]
+    alive_att: list[list[torch.Tensor]] = [[]]
+    alive_logp = torch.zeros(1, device=src.device)                          # [beams]
+    y_prev = torch.tensor([sos_id], device=src.device)
+    finished: list[Hypothesis] = []
+    for t in range(max_len + 1):
+        n = len(alive_ids)
+        logits, state, weights = decoder.step(y_prev, state, enc_out.expand(n, -1, -1), src_mask.expand(n, -1))
+        logp = torch.log_softmax(logits.float(), dim=-1)                   # [beams, V]
+        logp[:, never] = float("-inf")
+        if t == max_len:                                                   # the limit: <eos> only
+            logp[:, [i for i in range(logp.size(1)) if i != eos_id]] = float("-inf")
+        total = (alive_logp[:, None] + logp).flatten()                     # [beams * V]
+        k = min(2 * beam_size, int(torch.isfinite(total).sum()))
+        best, flat = total.topk(k)
+        width = beam_size - len(finished)          # beams still open
+        keep = []
+        for rank, (value, index) in enumerate(zip(best.tolist(), flat.tolist())):
+            beam, word = divmod(index, logp.size(1))
+            att = alive_att[beam] + ([weights[beam]] if weights is not None else [])
+            if word == eos_id:
+                if rank < width:                   # an ending among the `width` best candidates
+                    ids = alive_ids[beam]
+                    finished.append(Hypothesis(ids, value, value / length_penalty(len(ids) + 1, alpha),
+                                               torch.stack(att).cpu() if att else None))
+            elif len(keep) < width:
+                keep.append((beam, word, value, att))
+            if len(keep) + len(finished) >= beam_size and rank + 1 >= width:
+                break
+        if len(finished) >= beam_size or not keep:
+            break
+        keep = keep[:beam_size - len(finished)]
+        index = torch.tensor([b for b, _, _, _ in keep], device=src.device)
+        state = decoder.reorder_state(state, index)
+        alive_ids = [alive_ids[b] + [w] for b, w, _, _ in keep]
+        alive_att = [att for _, _, _, att in keep]
+        alive_logp = torch.tensor([v for _, _, v, _ in keep], device=src.device)
+        y_prev = torch.tensor([w for _, w, _, _ in keep], device=src.device)
+    return sorted(finished, key=lambda h: h.score, reverse=True)
+
+
 def default_max_len(src_len: int) -> int:
     """Output length limit: a little longer than the source (English runs ~10% longer here)."""
     return int(src_len * 1.5) + 5
@@ -66,8 +147,10 @@ def default_max_len(src_len: int) -> int:
 @torch.no_grad()
 def translate_tokens(model: nn.Module, sources: list[list[str]], src_vocab: Vocab, tgt_vocab: Vocab,
                      device: torch.device | str | None = None, batch_size: int = 128,
-                     reverse_source: bool = False) -> tuple[list[list[str]], list[torch.Tensor | None]]:
-    """Greedy translations of tokenised sentences, in input order.
+                     reverse_source: bool = False, beam_size: int = 1,
+                     alpha: float = 0.6) -> tuple[list[list[str]], list[torch.Tensor | None]]:
+    """Translations of tokenised sentences, in input order: greedy, or the best beam of
+    :func:`beam_search` when ``beam_size > 1`` (one sentence at a time).
 
     Returns the output tokens and, per sentence, its attention ``[out_len + 1, src_len + 1]``
     (rows: output words then ``<eos>``; columns: source words then ``<eos>``), or None.
@@ -85,6 +168,15 @@ def translate_tokens(model: nn.Module, sources: list[list[str]], src_vocab: Voca
             toks = sources[i][::-1] if reverse_source else sources[i]
             items.append((torch.tensor(src_vocab.encode(toks) + [src_vocab.eos_id]), torch.tensor([0])))
         batch = collate(items, src_vocab.pad_id, 0).to(device)
+        if beam_size > 1:
+            for row, i in enumerate(idx):
+                n = int(batch.src_lengths[row])
+                best = beam_search(model, batch.src[row:row + 1, :n], batch.src_lengths[row:row + 1],
+                                   batch.src_mask[row:row + 1, :n], tgt_vocab.sos_id, tgt_vocab.eos_id,
+                                   default_max_len(n), beam_size, alpha, tgt_vocab.pad_id)[0]
+                hyps[i] = tgt_vocab.decode(best.ids)
+                attentions[i] = best.attention[:, : len(sources[i]) + 1] if best.attention is not None else None
+            continue
         limits = torch.tensor([default_max_len(n) for n in batch.src_lengths.tolist()], device=device)
         ids, attn = greedy_decode(model, batch.src, batch.src_lengths, batch.src_mask, tgt_vocab.sos_id,
                                   tgt_vocab.eos_id, limits, pad_id=tgt_vocab.pad_id)

@@ -107,6 +107,12 @@ class VanillaDecoder(nn.Module):
         logits, hidden = self._run(y_prev[:, None], hidden, context)
         return logits[:, 0], (hidden, context), None
 
+    @staticmethod
+    def reorder_state(state, index: torch.Tensor):
+        """The states of the sentences (or beams) ``index`` — used by beam search."""
+        hidden, context = state
+        return hidden.index_select(1, index), context.index_select(0, index)
+
 
 class LuongDecoder(nn.Module):
     """Attention *after* the RNN step (Luong et al., 2015), as the seeds describe it:
@@ -152,6 +158,11 @@ class LuongDecoder(nn.Module):
         logits, weights = self._predict(output, enc_out, src_mask)
         return logits[:, 0], state, weights[:, 0]  # [batch, V], [1, batch, H], [batch, S]
 
+    @staticmethod
+    def reorder_state(state, index: torch.Tensor):
+        """The states of the sentences (or beams) ``index`` — used by beam search."""
+        return state.index_select(1, index)
+
 
 class BahdanauDecoder(nn.Module):
     """Attention *before* the RNN step (Bahdanau et al., 2015): the query is the previous state
@@ -188,6 +199,12 @@ class BahdanauDecoder(nn.Module):
 
     def forward_teacher(self, tgt_in, state, enc_out, src_mask):
         return teacher_forced_loop(self, tgt_in, state, enc_out, src_mask)
+
+    @staticmethod
+    def reorder_state(state, index: torch.Tensor):
+        """The states of the sentences (or beams) ``index`` — used by beam search."""
+        hidden, keys = state
+        return hidden.index_select(1, index), (keys.index_select(0, index) if keys is not None else None)
 
 
 def teacher_forced_loop(decoder: nn.Module, tgt_in, state, enc_out, src_mask):
