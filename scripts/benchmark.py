@@ -1,0 +1,105 @@
+"""Benchmark: each decoder's training throughput and, optionally, each notebook's runtime.
+
+    python scripts/benchmark.py                 # training throughput only (about a minute)
+    python scripts/benchmark.py --notebooks     # also execute every notebook (a copy; nothing is saved)
+
+Throughput is sentence pairs per second for a full training step (forward, backward, Adam
+update) on the same batches of the synthetic corpus (batch 64, the series' standard model),
+the median of ``--repeats`` passes. For the Luong decoder it compares the one-call
+teacher-forced path with the step-by-step loop. It prints numbers; it asserts nothing. Run it
+alone: other processes on the same cores change the numbers a lot.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from itertools import islice
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from utils.experiment import load_synthetic_data  # noqa: E402
+from utils.models import ModelConfig, build_model  # noqa: E402
+from utils.runtime import describe_environment, get_device, seed_everything  # noqa: E402
+from utils.train import sequence_loss  # noqa: E402
+
+SETUPS = [  # (label, config, forward arguments)
+    ("vanilla (one GRU call)", ModelConfig(decoder="vanilla"), dict(parallel=True)),
+    ("Luong dot, teacher forcing, one GRU call", ModelConfig(decoder="luong", score="dot"), dict(parallel=True)),
+    ("Luong dot, teacher forcing, step loop", ModelConfig(decoder="luong", score="dot"), dict(parallel=False)),
+    ("Luong dot, free running (step loop)", ModelConfig(decoder="luong", score="dot"), dict(teacher_forcing=0.0)),
+    ("Luong concat, teacher forcing, one call", ModelConfig(decoder="luong", score="concat"), dict(parallel=True)),
+    ("Bahdanau concat (always a step loop)", ModelConfig(decoder="bahdanau", score="concat"), dict()),
+]
+
+
+def throughput(config, batches, device, repeats: int, **forward_args) -> float:
+    seed_everything(0)
+    data = load_synthetic_data()
+    model = build_model(config, len(data.src_vocab), len(data.tgt_vocab)).to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def one_pass() -> float:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for b in batches:
+            logits, _ = model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1], **forward_args)
+            loss = sequence_loss(logits, b.tgt[:, 1:], data.tgt_vocab.pad_id)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return sum(b.src.size(0) for b in batches) / (time.perf_counter() - start)
+
+    one_pass()                                            # warm-up
+    return statistics.median(one_pass() for _ in range(repeats))
+
+
+def notebook_runtimes() -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    os.environ["TQDM_DISABLE"] = "1"                      # no progress bars in the kernels
+
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        start = time.perf_counter()
+        NotebookClient(nb, timeout=900, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        print(f"{path.name:40s} {time.perf_counter() - start:7.1f} s", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batches", type=int, default=20, help="training batches per pass (default 20)")
+    parser.add_argument("--repeats", type=int, default=3, help="passes per setup; the median is printed")
+    parser.add_argument("--notebooks", action="store_true", help="also time every notebook (uses the model cache)")
+    args = parser.parse_args()
+    device = get_device()
+    print(describe_environment(device), "\n")
+    data = load_synthetic_data()
+    batches = [b.to(device) for b in islice(data.loader("train", seed=1), args.batches)]
+    results = {}
+    print(f"{'training step (forward + backward + Adam)':45s} {'pairs/s':>8s}")
+    for label, config, forward_args in SETUPS:
+        results[label] = throughput(config, batches, device, args.repeats, **forward_args)
+        print(f"{label:45s} {results[label]:8.0f}", flush=True)
+    one_call = results["Luong dot, teacher forcing, one GRU call"]
+    loop = results["Luong dot, teacher forcing, step loop"]
+    print(f"\nLuong teacher forcing: one GRU call / step loop = {one_call / loop:.2f}×")
+    if args.notebooks:
+        print("\nnotebook runtimes (fresh kernels, models from the cache when present):")
+        notebook_runtimes()
+
+
+if __name__ == "__main__":
+    main()
