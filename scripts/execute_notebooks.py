@@ -9,7 +9,9 @@ every model is trained as a reader's first run would. Prints each notebook's wal
 from __future__ import annotations
 
 import argparse
+import base64
 import os
+import re
 import shutil
 import sys
 import time
@@ -34,6 +36,21 @@ def clean(nb) -> None:
                         if not (o.output_type in ("display_data", "execute_result") and WIDGET_MIME in o.get("data", {}))]
 
 
+FIGURE_MARK = re.compile(r"^# README figure: (\S+)", re.M)
+
+
+def readme_figures(nb) -> dict[str, bytes]:
+    """The plots of cells marked ``# README figure: PATH``: {PATH: PNG bytes} (first plot of each)."""
+    figures = {}
+    for cell in nb.cells:
+        mark = FIGURE_MARK.search(cell.source) if cell.cell_type == "code" else None
+        png = next((o["data"]["image/png"] for o in cell.get("outputs", [])
+                    if "image/png" in o.get("data", {})), None) if mark else None
+        if png:
+            figures[mark.group(1)] = base64.b64decode(png)
+    return figures
+
+
 def execute(path: Path, timeout: int = 900) -> float:
     stamp(path)
     nb = nbformat.read(path, as_version=4)
@@ -43,6 +60,9 @@ def execute(path: Path, timeout: int = 900) -> float:
     elapsed = time.perf_counter() - start
     clean(nb)
     nbformat.write(nb, path)
+    for relative, png in readme_figures(nb).items():
+        (ROOT / relative).parent.mkdir(parents=True, exist_ok=True)
+        (ROOT / relative).write_bytes(png)
     return elapsed
 
 

@@ -77,3 +77,18 @@ def test_has_plots_and_checked_claims(notebook):
 def test_shared_header(notebook):
     path, _ = notebook
     assert header_problems(path) == [], "run `python scripts/notebook_header.py` to stamp the header"
+
+
+def test_readme_figures_match_the_notebooks():
+    """A plot the README shows is the one its notebook drew (scripts/execute_notebooks.py copies it)."""
+    import nbformat
+    from execute_notebooks import readme_figures
+
+    found = {}
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        found.update(readme_figures(nbformat.read(path, as_version=4)))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert found, "no notebook cell is marked '# README figure: PATH'"
+    for relative, png in found.items():
+        assert (ROOT / relative).read_bytes() == png, f"{relative} is stale: run scripts/execute_notebooks.py"
+        assert relative in readme, f"{relative} is exported but the README does not show it"
