@@ -1,7 +1,7 @@
 """Benchmark: each decoder's training throughput and, optionally, each notebook's runtime.
 
     python scripts/benchmark.py                 # training throughput only (about a minute)
-    python scripts/benchmark.py --notebooks     # also execute every notebook (a copy; nothing is saved)
+    python scripts/benchmark.py --notebooks     # also execute every notebook (in memory; nothing is saved)
 
 Throughput is sentence pairs per second for a full training step (forward, backward, Adam
 update) on the same batches of the synthetic corpus (batch 64, the series' standard model),
@@ -23,7 +23,6 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
 
 from utils.experiment import load_synthetic_data  # noqa: E402
 from utils.models import ModelConfig, build_model  # noqa: E402
@@ -40,9 +39,8 @@ SETUPS = [  # (label, config, forward arguments)
 ]
 
 
-def throughput(config, batches, device, repeats: int, **forward_args) -> float:
+def throughput(config, data, batches, device, repeats: int, **forward_args) -> float:
     seed_everything(0)
-    data = load_synthetic_data()
     model = build_model(config, len(data.src_vocab), len(data.tgt_vocab)).to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
 
@@ -91,7 +89,7 @@ def main() -> None:
     results = {}
     print(f"{'training step (forward + backward + Adam)':45s} {'pairs/s':>8s}")
     for label, config, forward_args in SETUPS:
-        results[label] = throughput(config, batches, device, args.repeats, **forward_args)
+        results[label] = throughput(config, data, batches, device, args.repeats, **forward_args)
         print(f"{label:45s} {results[label]:8.0f}", flush=True)
     one_call = results["Luong dot, teacher forcing, one GRU call"]
     loop = results["Luong dot, teacher forcing, step loop"]

@@ -6,7 +6,8 @@ import sacrebleu
 import torch
 
 from utils.metrics import (alignment_error_rate, attention_entropy, attention_links, bucket_label, by_length,
-                           corpus_bleu, crossing_links, exact_match, link_recall)
+                           corpus_bleu, crossing_links, diagonal_links, exact_match, link_recall,
+                           misaligned_targets)
 
 
 def reference_bleu(hyps, refs):
@@ -157,3 +158,16 @@ def test_attention_entropy():
     uniform = torch.full((1, 4), 0.25)
     torch.testing.assert_close(attention_entropy(one_hot), torch.tensor([0.0]))
     torch.testing.assert_close(attention_entropy(uniform), torch.tensor([math.log(4)]))
+
+
+def test_diagonal_links():
+    assert diagonal_links(3, 3) == {(0, 0), (1, 1), (2, 2)}
+    assert diagonal_links(5, 3) == {(0, 0), (2, 1), (4, 2)}
+    assert diagonal_links(4, 1) == {(0, 0)}
+
+
+def test_misaligned_targets():
+    gold = {(0, 0), (1, 2), (2, 1), (3, 1)}            # target 1 has two gold sources
+    assert misaligned_targets({(0, 0), (3, 1), (2, 2)}, gold) == [2]
+    assert misaligned_targets({(0, 0)}, gold) == [1, 2]  # no predicted link is a miss too
+    assert misaligned_targets(set(), set()) == []

@@ -92,3 +92,19 @@ def attention_entropy(weights: torch.Tensor) -> torch.Tensor:
     one word, ``log S`` when it is spread evenly."""
     w = weights.clamp_min(1e-12)
     return -(weights * w.log()).sum(-1)
+
+
+def diagonal_links(n_src: int, n_tgt: int) -> set[tuple[int, int]]:
+    """A baseline that ignores the words: English word ``t`` linked to the French word at the
+    same relative position."""
+    return {(round(t * (n_src - 1) / max(n_tgt - 1, 1)), t) for t in range(n_tgt)}
+
+
+def misaligned_targets(predicted: Links, gold: Links) -> list[int]:
+    """Target positions that have gold links but whose predicted link (if any) is not one of them
+    (one predicted link per target word, as :func:`attention_links` gives)."""
+    best = {t: s for s, t in predicted}
+    sources: dict[int, set[int]] = {}
+    for s, t in gold:
+        sources.setdefault(t, set()).add(s)
+    return sorted(t for t, ok in sources.items() if best.get(t) not in ok)
