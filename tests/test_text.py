@@ -166,3 +166,24 @@ def test_default_backend_in_a_fresh_interpreter_matches_this_one():
         pytest.skip("SEQ2SEQ_TEXT_BACKEND is set in this process")
     backend, _, built = _backend_in_subprocess(None)
     assert backend == text.BACKEND == built
+
+
+# ----------------------------------------------------------------------------- real French (Tatoeba)
+@pytest.mark.parametrize("sentence, tokens", [
+    ("Cours\u202f!", ["cours", "!"]),                                  # narrow no-break space before !
+    ("Pourquoi\u00a0?", ["pourquoi", "?"]),
+    ("Il a dit\u202f: «\u202fNon\u202f!\u202f»", ["il", "a", "dit", ":", "«", "non", "!", "»"]),
+    ("Qu'est-ce qu'il veut ?!", ["qu'", "est-ce", "qu'", "il", "veut", "?", "!"]),
+    ("Aujourd'hui, j'ai vu quelqu'un.", ["aujourd'hui", ",", "j'", "ai", "vu", "quelqu'", "un", "."]),
+    ("C’est l’homme\u2009!", ["c'", "est", "l'", "homme", "!"]),       # typographic apostrophes, thin space
+    ("Je suis ravi(e).", ["je", "suis", "ravi", "(", "e", ")", "."]),
+    ("ÉCOUTE-MOI.", ["écoute-moi", "."]),
+])
+def test_tokenize_real_french(sentence, tokens):
+    assert tokenize(sentence, "fr") == tokens
+
+
+def test_tokenize_decomposed_accents_match_composed():
+    # the same word typed two ways (é as one code point, or e + combining accent) is one token
+    assert tokenize("Le cafe\u0301 est chaud.", "fr") == tokenize("Le café est chaud.", "fr")
+    assert tokenize("Le cafe\u0301 est chaud.", "fr")[1] == "café"

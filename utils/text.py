@@ -24,14 +24,14 @@ SPECIALS = [PAD, UNK, SOS, EOS]
 
 # ----------------------------------------------------------------------------- tokenisation
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
-_FRENCH = re.compile(r"\w+'|\w+(?:-\w+)*|[^\w\s]", re.UNICODE)
+_FRENCH = re.compile(r"aujourd'hui|\w+'|\w+(?:-\w+)*|[^\w\s]", re.UNICODE)  # aujourd'hui: one word
 _ENGLISH = re.compile(r"\w+(?=n't\b)|n't\b|'\w+|\w+(?:-\w+)*|[^\w\s]", re.UNICODE)
 
 
 def normalize(text: str) -> str:
     """Unicode NFC, typographic apostrophes → ``'``, no-break spaces → spaces, lower case."""
     text = unicodedata.normalize("NFC", text).translate(_APOSTROPHES)
-    text = text.replace("\u00a0", " ").replace("\u202f", " ")
+    text = text.replace("\u00a0", " ").replace("\u202f", " ")  # French puts these before ?!:; and inside « »
     return text.lower().strip()
 
 
