@@ -4,15 +4,16 @@ import io
 import os
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
 import torch
 
 from utils import data as data_mod
-from utils.data import (MIRROR_ENV, Batch, BucketBatchSampler, DataFormatError, DataUnavailableError,
-                        TranslationDataset, collate, fetch, load_corpus, load_synthetic, load_tatoeba,
-                        make_loader, pad)
+from utils.data import (MIRROR_ENV, TATOEBA_FILES, Batch, BucketBatchSampler, DataFormatError,
+                        DataUnavailableError, TranslationDataset, collate, fetch, find_tatoeba, load_corpus,
+                        load_synthetic, load_tatoeba, make_loader, pad, split_by_sentence)
 from utils.text import build_vocab
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -204,6 +205,106 @@ def test_shared_tatoeba_sample_through_the_mirror(tmp_path, monkeypatch, no_netw
     assert pairs[0] == ("Va !", "Go.")
 
 
+def test_fetch_checks_sha1(tmp_path, monkeypatch):
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    payload = b"zip bytes"
+    serve(monkeypatch, payload)
+    good = hashlib.sha1(payload).hexdigest()
+    assert fetch("z.zip", "https://example.invalid/z.zip", sha1=good.upper(), cache_dir=tmp_path).read_bytes() == payload
+    with pytest.raises(DataUnavailableError, match="sha1"):
+        fetch("y.zip", "https://example.invalid/y.zip", sha1=hashlib.sha1(b"other").hexdigest(), cache_dir=tmp_path)
+    assert not (tmp_path / "y.zip").exists()
+
+
+# ----------------------------------------------------------------------------- find_tatoeba
+TATOEBA_LINES = "Go.\tVa !\nI see.\tJe vois.\n"
+
+
+def fake_tatoeba_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr(data_mod.TATOEBA_MEMBER, TATOEBA_LINES)
+        z.writestr("fra-eng/_about.txt", "about")
+    return buffer.getvalue()
+
+
+def test_find_tatoeba_prefers_the_full_corpus_in_the_mirror(tmp_path, no_network):
+    for name in reversed(TATOEBA_FILES):
+        (tmp_path / name).write_text(TATOEBA_LINES)
+        assert find_tatoeba(mirror=tmp_path, cache_dir=tmp_path / "cache") == tmp_path / name
+    assert TATOEBA_FILES[0] == "fra.txt" and TATOEBA_FILES[-1] == "tatoeba-fra-eng-sample.tsv"
+    assert no_network == []
+
+
+def test_find_tatoeba_downloads_checks_and_extracts_once(tmp_path, monkeypatch):
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    archive = fake_tatoeba_zip()
+    monkeypatch.setattr(data_mod, "TATOEBA_SHA1", hashlib.sha1(archive).hexdigest())
+    urls = serve(monkeypatch, archive)
+    path = find_tatoeba(cache_dir=tmp_path)
+    assert path == tmp_path / "fra.txt" and urls == [data_mod.TATOEBA_URL]
+    assert load_tatoeba(path) == [("Va !", "Go."), ("Je vois.", "I see.")]
+    assert find_tatoeba(cache_dir=tmp_path) == path and len(urls) == 1   # cached: no second download
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fra-eng.zip", "fra.txt"]
+
+
+def test_find_tatoeba_rejects_a_tampered_download(tmp_path, monkeypatch):
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    serve(monkeypatch, fake_tatoeba_zip())          # its SHA-1 is not the published one
+    with pytest.raises(DataUnavailableError, match="checksum"):
+        find_tatoeba(cache_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_find_tatoeba_offline_says_how_to_get_it(tmp_path, no_network):
+    with pytest.raises(DataUnavailableError) as info:
+        find_tatoeba(cache_dir=tmp_path)
+    message = str(info.value)
+    for needle in (data_mod.TATOEBA_URL, str(tmp_path), MIRROR_ENV, "fra.txt", "eng-fra.txt", "URLError"):
+        assert needle in message
+    assert no_network == [data_mod.TATOEBA_URL]
+    with pytest.raises(DataUnavailableError, match="switched off"):
+        find_tatoeba(cache_dir=tmp_path, download=False)
+    assert len(no_network) == 1
+
+
+def test_find_tatoeba_reads_the_environment_mirror(tmp_path, monkeypatch, no_network):
+    (tmp_path / "eng-fra.txt").write_text(TATOEBA_LINES)
+    monkeypatch.setenv(MIRROR_ENV, str(tmp_path))
+    assert find_tatoeba(cache_dir=tmp_path / "cache") == tmp_path / "eng-fra.txt"
+
+
+# ----------------------------------------------------------------------------- split_by_sentence
+def test_split_by_sentence_never_shares_a_sentence():
+    pairs = [(f"fr {i}", f"en {i}") for i in range(200)]
+    pairs += [(f"autre fr {i}", f"en {i}") for i in range(0, 200, 3)]      # English with two French
+    pairs += [(f"fr {i}", f"EN {i} bis") for i in range(0, 200, 7)]        # French with two English
+    pairs += [("Chaîne A.", "Chain 1."), ("Chaîne B.", "chain 1."), ("chaîne b.", "Chain 2.")]  # a chain
+    train, valid, test = split_by_sentence(pairs, seed=3)
+    assert sorted(train + valid + test) == sorted(pairs)
+    from utils.text import normalize
+    for side in (0, 1):
+        seen = [{normalize(p[side]) for p in split} for split in (train, valid, test)]
+        assert not (seen[0] & seen[1]) and not (seen[0] & seen[2]) and not (seen[1] & seen[2])
+    chain = [k for k, split in enumerate((train, valid, test)) for p in split if p[0].lower().startswith("chaîne")]
+    assert len(chain) == 3 and len(set(chain)) == 1                         # linked through a chain: together
+    assert 0.7 < len(train) / len(pairs) < 0.9 and len(valid) > 0 and len(test) > 0
+
+
+def test_split_by_sentence_is_seeded_and_keeps_order_inside_splits():
+    pairs = [(f"fr {i}", f"en {i}") for i in range(100)]
+    assert split_by_sentence(pairs, seed=1) == split_by_sentence(pairs, seed=1)
+    assert split_by_sentence(pairs, seed=1) != split_by_sentence(pairs, seed=2)
+    train, _, _ = split_by_sentence(pairs, (1.0, 0.0, 0.0))
+    assert train == pairs
+
+
+@pytest.mark.parametrize("fractions", [(0.5, 0.5), (0.8, 0.3, 0.1), (1.2, -0.1, -0.1)])
+def test_split_by_sentence_rejects_bad_fractions(fractions):
+    with pytest.raises(ValueError, match="fractions"):
+        split_by_sentence([("a", "b")], fractions)
+
+
 # ----------------------------------------------------------------------------- tensors
 @pytest.fixture
 def vocabs():
@@ -320,3 +421,29 @@ def test_byte_order_mark_is_ignored(tmp_path):
     path = tmp_path / "bom.tsv"
     path.write_bytes("\ufeffle chat dort.\tthe cat sleeps.\t0-0 1-1 2-2 3-3\n".encode("utf-8"))
     assert load_corpus(path)[0].src_tokens == ["le", "chat", "dort", "."]
+
+
+def test_notebook_06_is_skipped_with_the_reason_when_no_data(monkeypatch):
+    import conftest
+
+    class Item:
+        def __init__(self, name):
+            self.path, self.markers = Path("notebooks") / name, []
+
+        def add_marker(self, marker):
+            self.markers.append(marker)
+
+    def unavailable(*args, **kwargs):
+        raise DataUnavailableError("no data here; set SEQ2SEQ_DATA_MIRROR")
+
+    items = [Item(conftest.REAL_DATA_NOTEBOOK), Item(conftest.REAL_DATA_NOTEBOOK), Item("05_other.ipynb")]
+    monkeypatch.setattr(data_mod, "find_tatoeba", unavailable)
+    conftest.pytest_collection_modifyitems(None, items)
+    assert [len(item.markers) for item in items] == [1, 1, 0]
+    marker = items[0].markers[0]
+    assert marker.name == "skip" and "SEQ2SEQ_DATA_MIRROR" in marker.kwargs["reason"]
+    # with the data reachable, nothing is skipped
+    monkeypatch.setattr(data_mod, "find_tatoeba", lambda *a, **k: Path("fra.txt"))
+    fresh = [Item(conftest.REAL_DATA_NOTEBOOK)]
+    conftest.pytest_collection_modifyitems(None, fresh)
+    assert fresh[0].markers == []
