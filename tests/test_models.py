@@ -20,8 +20,11 @@ CONFIGS = [
     ModelConfig(decoder="luong", score="concat", emb_size=E, hidden_size=H, attention_size=5),
     ModelConfig(decoder="bahdanau", score="concat", emb_size=E, hidden_size=H, attention_size=5),
     ModelConfig(decoder="bahdanau", score="dot", emb_size=E, hidden_size=H),
+    ModelConfig(decoder="luong", score="dot", emb_size=E, hidden_size=H, bidirectional=True),
+    ModelConfig(decoder="bahdanau", score="concat", emb_size=E, hidden_size=H, attention_size=5, bidirectional=True),
 ]
-IDS = [f"{c.decoder}-{c.score}" if c.decoder != "vanilla" else "vanilla" for c in CONFIGS]
+IDS = [(f"{c.decoder}-{c.score}" if c.decoder != "vanilla" else "vanilla") + ("-bi" if c.bidirectional else "")
+       for c in CONFIGS]
 
 
 def make(config, seed=0):
@@ -59,6 +62,38 @@ def test_encoder_shapes_and_equality_with_packed_gru():
     torch.testing.assert_close(enc_out, ref_out, atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(hidden, ref_hidden, atol=1e-6, rtol=1e-5)
     assert (enc_out[~b.src_mask] == 0).all()
+
+
+def test_bidirectional_encoder_equals_packed_bidirectional_gru():
+    torch.manual_seed(0)
+    enc = Encoder(V_SRC, E, H, bidirectional=True).eval()
+    reference = nn.GRU(E, H, batch_first=True, bidirectional=True)
+    with torch.no_grad():                       # the same weights: forward GRU, then backward GRU
+        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+            getattr(reference, name).copy_(getattr(enc.rnn, name))
+            getattr(reference, name + "_reverse").copy_(getattr(enc.rnn_backward, name))
+    b = collate(sentences(), 0, 0)
+    states, final = enc.states(b.src, b.src_lengths)
+    packed = pack_padded_sequence(enc.embedding(b.src), b.src_lengths, batch_first=True, enforce_sorted=False)
+    ref_out, ref_hidden = reference(packed)
+    ref_out, _ = pad_packed_sequence(ref_out, batch_first=True, total_length=b.src.size(1))
+    torch.testing.assert_close(states, ref_out, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(final, torch.cat([ref_hidden[0], ref_hidden[1]], dim=-1), atol=1e-6, rtol=1e-5)
+    enc_out, hidden = enc(b.src, b.src_lengths)
+    assert enc_out.shape == (3, 7, H) and hidden.shape == (1, 3, H)     # projected back to H
+    assert (enc_out[~b.src_mask] == 0).all()
+    torch.testing.assert_close(hidden[0], torch.tanh(enc.project_hidden(final)))
+
+
+def test_bidirectional_state_sees_the_words_after_it():
+    torch.manual_seed(0)
+    one_way, two_way = Encoder(V_SRC, E, H), Encoder(V_SRC, E, H, bidirectional=True)
+    a = torch.tensor([[5, 6, 7, 3]])
+    b = torch.tensor([[5, 6, 9, 3]])                                      # differs at the third word
+    for enc, changes in ((one_way, False), (two_way, True)):
+        first_a = enc(a, torch.tensor([4]))[0][0, 0]
+        first_b = enc(b, torch.tensor([4]))[0][0, 0]
+        assert (not torch.allclose(first_a, first_b)) == changes
 
 
 def test_encoder_final_state_is_at_the_last_real_token():
