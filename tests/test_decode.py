@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 
 from utils.data import collate
-from utils.decode import (Translation, beam_search, default_max_len, greedy_decode, length_penalty, translate,
+from utils.decode import (Translation, beam_hypotheses, beam_search, default_max_len, greedy_decode, length_penalty, translate,
                           translate_tokens)
 from utils.models import ModelConfig, build_model
 from utils.text import build_vocab, tokenize
@@ -385,3 +385,20 @@ def test_translate_tokens_with_beams(model, vocabs):
         if model.decoder.has_attention:
             assert a.shape == (len(h) + 1, len(s) + 1)
     assert translate_tokens(model, sources, src_v, tgt_v, beam_size=1)[0] == translate_tokens(model, sources, src_v, tgt_v)[0]
+
+
+def test_beam_hypotheses_scores_and_greedy(model, vocabs):
+    src_v, tgt_v = vocabs
+    sources = [s.split() for s in SENTENCES]
+    ones = beam_hypotheses(model, sources, src_v, tgt_v, beam_size=1)
+    assert [tgt_v.decode(h[0].ids) for h in ones] == translate_tokens(model, sources, src_v, tgt_v)[0]
+    fives = beam_hypotheses(model, sources, src_v, tgt_v, beam_size=5, alpha=0.6)
+    assert [tgt_v.decode(h[0].ids) for h in fives] == translate_tokens(model, sources, src_v, tgt_v, beam_size=5)[0]
+    for one, five in zip(ones, fives):
+        assert len(one) == 1 and 1 <= len(five) <= 5
+        assert [h.score for h in five] == sorted((h.score for h in five), reverse=True)
+        assert one[0].log_prob <= 0 and one[0].score == pytest.approx(
+            one[0].log_prob / length_penalty(len(one[0].ids) + 1, 0.6))
+    reversed_ = beam_hypotheses(model, sources[:1], src_v, tgt_v, beam_size=1, reverse_source=True)
+    assert tgt_v.decode(reversed_[0][0].ids) == translate_tokens(model, sources[:1], src_v, tgt_v,
+                                                                 reverse_source=True)[0][0]

@@ -6,7 +6,7 @@ import torch
 
 from utils import experiment
 from utils.corpus import generate_splits
-from utils.experiment import (SyntheticData, accuracy_by_source_position, attention_aer, load_checkpoint,
+from utils.experiment import (ParallelData, SyntheticData, accuracy_by_source_position, attention_aer, load_checkpoint,
                               gradient_by_source_position, probe_final_state, save_checkpoint,
                               teacher_forced_attention, test_translations as run_test_translations,
                               train_or_load, after_a_mistake)
@@ -55,6 +55,34 @@ def test_synthetic_data_reverse_source(splits):
     src, _ = data.dataset("test")[0]
     tokens = data.test[0].src_tokens
     assert src.tolist() == data.src_vocab.encode(tokens[::-1]) + [data.src_vocab.eos_id]
+
+
+def test_parallel_data_from_text_pairs():
+    train = [("Le chat dort.", "The cat sleeps."), ("Le chien dort.", "The dog sleeps."), ("Va !", "Go.")]
+    valid, test = [("Le loup dort.", "The wolf sleeps.")], [("Cours\u202f!", "Run!")]
+    data = ParallelData.from_text_pairs(train, valid, test, min_freq=2, batch_size=2)
+    assert SyntheticData is ParallelData
+    assert data.src_vocab.itos[4:] == [".", "dort", "le"] and data.tgt_vocab.itos[4:] == [".", "sleeps", "the"]
+    assert "loup" not in data.src_vocab                        # vocabularies come from train only
+    assert data.test[0].src_tokens == ["cours", "!"] and data.test[0].alignment == ()
+    batch = next(iter(data.loader("valid")))
+    assert batch.src[0].tolist() == [data.src_vocab["le"], data.src_vocab.unk_id, data.src_vocab["dort"],
+                                     data.src_vocab["."], data.src_vocab.eos_id]
+    assert len(ParallelData.from_text_pairs(train, valid, test).src_vocab) == 4 + 7  # le chat dort . chien va !
+    with pytest.raises(ValueError, match="training split is empty"):
+        ParallelData.from_text_pairs([], valid, test)
+
+
+def test_train_or_load_validate_records_valid_loss(data, tmp_path, monkeypatch):
+    monkeypatch.setattr(experiment, "MODEL_CACHE", tmp_path)
+    config = ModelConfig(decoder="luong", **TINY)
+    _, plain = train_or_load("tiny", config, data, epochs=2, progress=False, verbose=False)
+    _, checked = train_or_load("tiny", config, data, epochs=2, validate=True, progress=False, verbose=False)
+    assert plain.valid_loss == [] and len(checked.valid_loss) == 2
+    assert len(list(tmp_path.glob("*.pt"))) == 2               # a separate cache entry
+    assert checked.step_loss == plain.step_loss                # validating does not change training
+    _, again = train_or_load("tiny", config, data, epochs=2, validate=True, progress=False, verbose=False)
+    assert again.valid_loss == checked.valid_loss
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -173,6 +201,11 @@ def test_teacher_forced_attention_and_aer(data):
     aer = attention_aer(model, data)
     assert 0.0 <= aer <= 1.0
     assert aer > 0.5                                             # an untrained model aligns badly
+    chosen = [data.test[3], data.valid[0]]                       # any pairs, not only a split
+    for w, full in zip(teacher_forced_attention(model, data, pairs=chosen), [weights[3]]):
+        torch.testing.assert_close(w, full)
+    assert teacher_forced_attention(model, data, pairs=chosen)[1].shape == (
+        len(data.valid[0].tgt_tokens) + 1, len(data.valid[0].src_tokens) + 1)
 
 
 def test_teacher_forced_attention_refuses_vanilla_and_reversed(data, splits):

@@ -7,7 +7,7 @@ import torch
 
 from utils.metrics import (alignment_error_rate, attention_entropy, attention_links, bucket_label, by_length,
                            corpus_bleu, crossing_links, diagonal_links, exact_match, link_recall,
-                           misaligned_targets)
+                           misaligned_targets, multi_reference_bleu, sentence_bleu, anchor_offsets)
 
 
 def reference_bleu(hyps, refs):
@@ -171,3 +171,52 @@ def test_misaligned_targets():
     assert misaligned_targets({(0, 0), (3, 1), (2, 2)}, gold) == [2]
     assert misaligned_targets({(0, 0)}, gold) == [1, 2]  # no predicted link is a miss too
     assert misaligned_targets(set(), set()) == []
+
+
+# ----------------------------------------------------------------------------- several references
+def test_multi_reference_bleu_with_one_reference_equals_corpus_bleu():
+    for hyps, refs in CASES.values():
+        assert multi_reference_bleu(hyps, [[r] for r in refs]) == pytest.approx(corpus_bleu(hyps, refs))
+
+
+def test_multi_reference_bleu_credits_any_reference():
+    hyps = [["i", "'m", "busy", "."], ["run", "!"], ["he", "is", "very", "tall", "."]]
+    first = [["i", "am", "busy", "."], ["run", "."], ["he", "is", "very", "tall", "."]]
+    second = [["i", "'m", "busy", "."], ["hurry", "!"]]            # the third sentence has one reference
+    both = [[a, b] for a, b in zip(first, second)] + [[first[2]]]
+    assert multi_reference_bleu(hyps, both) > multi_reference_bleu(hyps, [[r] for r in first])
+    expected = sacrebleu.corpus_bleu([" ".join(h) for h in hyps],
+                                     [[" ".join(r) for r in first], [" ".join(r) for r in second] + [None]],
+                                     tokenize="none").score
+    assert multi_reference_bleu(hyps, both) == pytest.approx(expected)
+    assert multi_reference_bleu(hyps, [[h, ["x"]] for h in hyps]) == pytest.approx(100.0)
+
+
+def test_multi_reference_bleu_errors():
+    with pytest.raises(ValueError, match="reference lists"):
+        multi_reference_bleu([["a"]], [])
+    with pytest.raises(ValueError, match="at least one sentence"):
+        multi_reference_bleu([], [])
+    with pytest.raises(ValueError, match="at least one reference"):
+        multi_reference_bleu([["a"], ["b"]], [[["a"]], []])
+
+
+def test_sentence_bleu():
+    assert sentence_bleu(["i", "see", "."], [["you", "run", "!"], ["i", "see", "."]]) == pytest.approx(100.0)
+    short = sentence_bleu(["i", "see"], [["i", "see", "it", "."]])
+    assert 0 < short < 100                                   # smoothed: no 4-gram, still not 0
+    assert sentence_bleu(["x", "y"], [["i", "see", "."]]) < short
+    with pytest.raises(ValueError):
+        sentence_bleu(["a"], [])
+
+
+def test_anchor_offsets():
+    src, tgt = ["du", "vin", "rouge", "."], ["red", "wine", "."]
+    weights = torch.tensor([[0.1, 0.1, 0.7, 0.1, 0.0],     # red  → rouge (offset 0)
+                            [0.8, 0.1, 0.1, 0.0, 0.0],     # wine → du    (offset -1 from vin)
+                            [0.0, 0.0, 0.0, 0.2, 0.8]])    # .    → <eos>
+    lexicon = {"rouge": "red", "vin": "wine", "chat": "cat", ".": "."}
+    assert anchor_offsets(weights, src, tgt, lexicon) == [0, -1, 1]
+    # a word that occurs twice on a side is ambiguous: skipped
+    assert anchor_offsets(weights, src + ["rouge"], tgt, {"rouge": "red"}) == []
+    assert anchor_offsets(weights, src, tgt, {}) == []

@@ -144,13 +144,36 @@ def default_max_len(src_len: int) -> int:
     return int(src_len * 1.5) + 5
 
 
+def _encode_sources(sources: list[list[str]], src_vocab: Vocab, reverse_source: bool) -> list[torch.Tensor]:
+    return [torch.tensor(src_vocab.encode(toks[::-1] if reverse_source else toks) + [src_vocab.eos_id])
+            for toks in sources]
+
+
+@torch.no_grad()
+def beam_hypotheses(model: nn.Module, sources: list[list[str]], src_vocab: Vocab, tgt_vocab: Vocab,
+                    beam_size: int = 5, alpha: float = 0.6, device: torch.device | str | None = None,
+                    reverse_source: bool = False) -> list[list[Hypothesis]]:
+    """:func:`beam_search` for each tokenised sentence: its finished beams, best first, with their
+    scores. ``hypotheses[i][0]`` is sentence ``i``'s translation; ``beam_size=1`` is greedy
+    decoding, with the model's log-probability of the result."""
+    device = device if device is not None else next(model.parameters()).device
+    out = []
+    for src in _encode_sources(sources, src_vocab, reverse_source):
+        n = len(src)
+        src = src[None].to(device)
+        mask = torch.ones(1, n, dtype=torch.bool, device=device)
+        out.append(beam_search(model, src, torch.tensor([n]), mask, tgt_vocab.sos_id, tgt_vocab.eos_id,
+                               default_max_len(n), beam_size, alpha, tgt_vocab.pad_id))
+    return out
+
+
 @torch.no_grad()
 def translate_tokens(model: nn.Module, sources: list[list[str]], src_vocab: Vocab, tgt_vocab: Vocab,
                      device: torch.device | str | None = None, batch_size: int = 128,
                      reverse_source: bool = False, beam_size: int = 1,
                      alpha: float = 0.6) -> tuple[list[list[str]], list[torch.Tensor | None]]:
-    """Translations of tokenised sentences, in input order: greedy, or the best beam of
-    :func:`beam_search` when ``beam_size > 1`` (one sentence at a time).
+    """Translations of tokenised sentences, in input order: greedy (in batches), or the best beam
+    of :func:`beam_search` when ``beam_size > 1`` (one sentence at a time).
 
     Returns the output tokens and, per sentence, its attention ``[out_len + 1, src_len + 1]``
     (rows: output words then ``<eos>``; columns: source words then ``<eos>``), or None.
@@ -158,25 +181,17 @@ def translate_tokens(model: nn.Module, sources: list[list[str]], src_vocab: Voca
     """
     device = device if device is not None else next(model.parameters()).device
     model.eval()
+    if beam_size > 1:
+        best = [h[0] for h in beam_hypotheses(model, sources, src_vocab, tgt_vocab, beam_size, alpha, device,
+                                              reverse_source)]
+        return [tgt_vocab.decode(h.ids) for h in best], [h.attention for h in best]
     hyps: list[list[str]] = [[] for _ in sources]
     attentions: list[torch.Tensor | None] = [None for _ in sources]
+    encoded = _encode_sources(sources, src_vocab, reverse_source)
     order = sorted(range(len(sources)), key=lambda i: len(sources[i]))  # similar lengths together
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
-        items = []
-        for i in idx:
-            toks = sources[i][::-1] if reverse_source else sources[i]
-            items.append((torch.tensor(src_vocab.encode(toks) + [src_vocab.eos_id]), torch.tensor([0])))
-        batch = collate(items, src_vocab.pad_id, 0).to(device)
-        if beam_size > 1:
-            for row, i in enumerate(idx):
-                n = int(batch.src_lengths[row])
-                best = beam_search(model, batch.src[row:row + 1, :n], batch.src_lengths[row:row + 1],
-                                   batch.src_mask[row:row + 1, :n], tgt_vocab.sos_id, tgt_vocab.eos_id,
-                                   default_max_len(n), beam_size, alpha, tgt_vocab.pad_id)[0]
-                hyps[i] = tgt_vocab.decode(best.ids)
-                attentions[i] = best.attention[:, : len(sources[i]) + 1] if best.attention is not None else None
-            continue
+        batch = collate([(encoded[i], torch.tensor([0])) for i in idx], src_vocab.pad_id, 0).to(device)
         limits = torch.tensor([default_max_len(n) for n in batch.src_lengths.tolist()], device=device)
         ids, attn = greedy_decode(model, batch.src, batch.src_lengths, batch.src_mask, tgt_vocab.sos_id,
                                   tgt_vocab.eos_id, limits, pad_id=tgt_vocab.pad_id)

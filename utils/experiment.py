@@ -27,8 +27,9 @@ MODEL_CACHE = CACHE_DIR / "models"
 
 
 @dataclass
-class SyntheticData:
-    """The synthetic corpus: pairs, vocabularies and DataLoaders."""
+class ParallelData:
+    """A parallel corpus split three ways, its vocabularies and DataLoaders (the synthetic corpus,
+    or real pairs through :meth:`from_text_pairs`; real pairs have no gold alignment)."""
 
     train: list[SentencePair]
     valid: list[SentencePair]
@@ -46,13 +47,28 @@ class SyntheticData:
         shuffle = split == "train" if shuffle is None else shuffle
         return make_loader(self.dataset(split), self.batch_size, shuffle=shuffle, seed=seed)
 
+    @classmethod
+    def from_text_pairs(cls, train: list[tuple[str, str]], valid: list[tuple[str, str]],
+                        test: list[tuple[str, str]], min_freq: int = 1, batch_size: int = 64) -> "ParallelData":
+        """``(french, english)`` strings per split; vocabularies from the training split only, keeping
+        words seen at least ``min_freq`` times (rarer ones become ``<unk>``)."""
+        splits = [[SentencePair(fr, en, ()) for fr, en in pairs] for pairs in (train, valid, test)]
+        if not splits[0]:
+            raise ValueError("the training split is empty")
+        src_vocab = build_vocab((p.src_tokens for p in splits[0]), min_freq=min_freq)
+        tgt_vocab = build_vocab((p.tgt_tokens for p in splits[0]), min_freq=min_freq)
+        return cls(*splits, src_vocab, tgt_vocab, batch_size=batch_size)
 
-def load_synthetic_data(batch_size: int = 64, reverse_source: bool = False, n_train: int | None = None) -> SyntheticData:
+
+SyntheticData = ParallelData  # the name notebooks 01–05 and older code use
+
+
+def load_synthetic_data(batch_size: int = 64, reverse_source: bool = False, n_train: int | None = None) -> ParallelData:
     """Read ``data/synthetic/*.tsv`` and build vocabularies from the training split."""
     train = load_synthetic("train")[:n_train]
     src_vocab = build_vocab(p.src_tokens for p in train)
     tgt_vocab = build_vocab(p.tgt_tokens for p in train)
-    return SyntheticData(train, load_synthetic("valid"), load_synthetic("test"), src_vocab, tgt_vocab,
+    return ParallelData(train, load_synthetic("valid"), load_synthetic("test"), src_vocab, tgt_vocab,
                          reverse_source, batch_size)
 
 
@@ -86,11 +102,11 @@ def load_checkpoint(path: str | Path, src_vocab: Vocab, tgt_vocab: Vocab,
     return model.to(device), history, blob["extra"]
 
 
-def train_or_load(name: str, config: ModelConfig, data: SyntheticData, *, epochs: int = 3, lr: float = 1e-2,
+def train_or_load(name: str, config: ModelConfig, data: ParallelData, *, epochs: int = 3, lr: float = 1e-2,
                   lr_decay: float = 0.1,
                   teacher_forcing: float | Callable[[int], float] = 1.0, schedule_name: str = "",
                   seed: int = 0, device: torch.device | str = "cpu", use_cache: bool = True,
-                  verbose: bool = True, progress: bool = True) -> tuple[Seq2Seq, History]:
+                  validate: bool = False, verbose: bool = True, progress: bool = True) -> tuple[Seq2Seq, History]:
     """Train a model on ``data`` (or load the identical one from the cache).
 
     The defaults are the series' standard recipe, measured to train every model here well within
@@ -98,12 +114,13 @@ def train_or_load(name: str, config: ModelConfig, data: SyntheticData, *, epochs
 
     The cache key covers the config, training settings, vocabularies, corpus size, source
     reversal and torch version. ``schedule_name`` must describe a callable ``teacher_forcing``.
+    ``validate=True`` records the validation loss after every epoch (``history.valid_loss``).
     """
     if callable(teacher_forcing) and not schedule_name:
         raise ValueError("give schedule_name when teacher_forcing is a schedule (it keys the cache)")
     key = json.dumps([asdict(config), epochs, lr, lr_decay, schedule_name or teacher_forcing, seed, data.reverse_source,
                       data.batch_size, len(data.train), data.src_vocab.itos, data.tgt_vocab.itos,
-                      torch.__version__], sort_keys=True)
+                      torch.__version__] + (["validate"] if validate else []), sort_keys=True)
     path = MODEL_CACHE / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"  # same setup, same file
     if use_cache and path.exists():
         model, history, _ = load_checkpoint(path, data.src_vocab, data.tgt_vocab, device)
@@ -114,6 +131,7 @@ def train_or_load(name: str, config: ModelConfig, data: SyntheticData, *, epochs
     model = build_model(config, len(data.src_vocab), len(data.tgt_vocab), data.src_vocab.pad_id)
     start = time.perf_counter()
     history = fit(model, data.loader("train", seed=seed), epochs, lr=lr, lr_decay=lr_decay, teacher_forcing=teacher_forcing,
+                  valid_loader=data.loader("valid") if validate else None,
                   device=device, pad_id=data.tgt_vocab.pad_id, verbose=verbose, progress=progress)
     if verbose:
         print(f"{name}: trained {epochs} epochs in {time.perf_counter() - start:.0f} s")
@@ -137,7 +155,7 @@ class TestResults:
     exact_by_length: dict[str, float]
 
 
-def test_translations(model: Seq2Seq, data: SyntheticData, split: str = "test") -> TestResults:
+def test_translations(model: Seq2Seq, data: ParallelData, split: str = "test") -> TestResults:
     """Translate ``data.<split>`` greedily and score it overall and per source-length bucket."""
     pairs = getattr(data, split)
     sources = [p.src_tokens for p in pairs]
@@ -154,7 +172,7 @@ test_translations.__test__ = False  # a helper, not a pytest test
 
 
 @torch.no_grad()
-def accuracy_by_source_position(model: Seq2Seq, data: SyntheticData, min_len: int = 31,
+def accuracy_by_source_position(model: Seq2Seq, data: ParallelData, min_len: int = 31,
                                 n_bins: int = 5, split: str = "test") -> list[float]:
     """Where is information lost? Teacher-forced next-word accuracy of English words, grouped by
     the *relative position in the French sentence* of the word they translate (gold alignment).
@@ -188,7 +206,7 @@ def accuracy_by_source_position(model: Seq2Seq, data: SyntheticData, min_len: in
 
 
 @torch.no_grad()
-def _final_states(model: Seq2Seq, data: SyntheticData, pairs: list[SentencePair]) -> torch.Tensor:
+def _final_states(model: Seq2Seq, data: ParallelData, pairs: list[SentencePair]) -> torch.Tensor:
     """The encoder's last hidden state $h_T$ for each pair: ``[len(pairs), H]``."""
     device = next(model.parameters()).device
     dataset = TranslationDataset([(p.src_tokens, p.tgt_tokens) for p in pairs], data.src_vocab,
@@ -202,7 +220,7 @@ def _final_states(model: Seq2Seq, data: SyntheticData, pairs: list[SentencePair]
     return torch.cat(states)
 
 
-def probe_final_state(model: Seq2Seq, data: SyntheticData, positions: list[int], min_len: int = 41,
+def probe_final_state(model: Seq2Seq, data: ParallelData, positions: list[int], min_len: int = 41,
                       steps: int = 100, seed: int = 0) -> tuple[dict[int, float], dict[int, float]]:
     """What does the single vector $h_T$ still know about each source word?
 
@@ -240,7 +258,7 @@ def probe_final_state(model: Seq2Seq, data: SyntheticData, positions: list[int],
     return accuracy, baseline
 
 
-def gradient_by_source_position(model: Seq2Seq, data: SyntheticData, min_len: int = 51,
+def gradient_by_source_position(model: Seq2Seq, data: ParallelData, min_len: int = 51,
                                 max_sentences: int = 64, split: str = "test") -> list[float]:
     """How strongly does the training signal reach each source word?
 
@@ -283,17 +301,19 @@ def gradient_by_source_position(model: Seq2Seq, data: SyntheticData, min_len: in
 
 
 @torch.no_grad()
-def teacher_forced_attention(model: Seq2Seq, data: SyntheticData, split: str = "test") -> list[torch.Tensor]:
+def teacher_forced_attention(model: Seq2Seq, data: ParallelData, split: str = "test",
+                             pairs: list[SentencePair] | None = None) -> list[torch.Tensor]:
     """Attention weights while the model reads the *gold* translation (teacher forcing), one
     ``[len(target) + 1, len(source) + 1]`` tensor per pair (rows: target words then ``<eos>``;
-    columns: source words then ``<eos>``). Comparable with the gold alignments word for word."""
+    columns: source words then ``<eos>``). Comparable with the gold alignments word for word.
+    ``pairs`` (default: ``data.<split>``) picks the sentence pairs."""
     if not model.decoder.has_attention:
         raise ValueError("this model has no attention weights (a vanilla decoder)")
     if data.reverse_source:
         raise ValueError("attention against gold alignments needs the source in its original order")
     model.eval()
     device = next(model.parameters()).device
-    pairs = getattr(data, split)
+    pairs = getattr(data, split) if pairs is None else pairs
     dataset = TranslationDataset([(p.src_tokens, p.tgt_tokens) for p in pairs], data.src_vocab,
                                  data.tgt_vocab, data.reverse_source)
     out = []
@@ -308,7 +328,7 @@ def teacher_forced_attention(model: Seq2Seq, data: SyntheticData, split: str = "
     return out
 
 
-def attention_aer(model: Seq2Seq, data: SyntheticData, split: str = "test") -> float:
+def attention_aer(model: Seq2Seq, data: ParallelData, split: str = "test") -> float:
     """Alignment error rate of the model's attention against the corpus's gold alignments: each
     English word is linked to the French word it attends to most (teacher-forced), 0 = perfect."""
     pairs = getattr(data, split)
@@ -331,7 +351,7 @@ class MistakeResults:
 
 
 @torch.no_grad()
-def after_a_mistake(model: Seq2Seq, data: SyntheticData, split: str = "test",
+def after_a_mistake(model: Seq2Seq, data: ParallelData, split: str = "test",
                     position: float = 0.5) -> MistakeResults:
     """Force one plausible mistake into each translation and let the model carry on.
 

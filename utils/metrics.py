@@ -23,6 +23,31 @@ def corpus_bleu(hyps: Sequence[Tokens], refs: Sequence[Tokens]) -> float:
     return float(result.score)
 
 
+def multi_reference_bleu(hyps: Sequence[Tokens], references: Sequence[Sequence[Tokens]]) -> float:
+    """Corpus BLEU (0–100) when a sentence has several correct translations: ``references[i]``
+    lists all of sentence ``i``'s (at least one). An n-gram counts if any reference has it; the
+    brevity penalty uses the reference length closest to the hypothesis."""
+    if len(hyps) != len(references):
+        raise ValueError(f"{len(hyps)} hypotheses but {len(references)} reference lists")
+    if not hyps:
+        raise ValueError("multi_reference_bleu needs at least one sentence")
+    if any(len(refs) == 0 for refs in references):
+        raise ValueError("every sentence needs at least one reference")
+    depth = max(len(refs) for refs in references)
+    streams = [[" ".join(refs[k]) if k < len(refs) else None for refs in references] for k in range(depth)]
+    result = sacrebleu.corpus_bleu([" ".join(h) for h in hyps], streams, tokenize="none", force=True)
+    return float(result.score)
+
+
+def sentence_bleu(hyp: Tokens, references: Sequence[Tokens]) -> float:
+    """BLEU (0–100) of one sentence against its references, smoothed (exponential, sacrebleu's
+    default) so a short sentence without a 4-gram match does not score 0. For ranking examples,
+    not for reporting: corpus BLEU is the metric."""
+    if not references:
+        raise ValueError("sentence_bleu needs at least one reference")
+    return float(sacrebleu.sentence_bleu(" ".join(hyp), [" ".join(r) for r in references], tokenize="none").score)
+
+
 def exact_match(hyps: Sequence[Tokens], refs: Sequence[Tokens]) -> float:
     """Fraction of sentences translated exactly right (0–1)."""
     if len(hyps) != len(refs) or not hyps:
@@ -108,3 +133,22 @@ def misaligned_targets(predicted: Links, gold: Links) -> list[int]:
     for s, t in gold:
         sources.setdefault(t, set()).add(s)
     return sorted(t for t, ok in sources.items() if best.get(t) not in ok)
+
+
+def anchor_offsets(weights: torch.Tensor, src_tokens: Sequence[str], tgt_tokens: Sequence[str],
+                   lexicon: dict[str, str]) -> list[int]:
+    """Where attention looks, relative to a known translation, on data without gold alignments.
+
+    ``lexicon`` maps source words to their one-word translations (``{"chat": "cat"}``). For each
+    entry whose words occur exactly once in the source and once in the target, returns the
+    position of the source word the target word attends to most, minus the position of its
+    translation: 0 = on the word, -1 = one word before it. ``weights [T(+1), S(+1)]`` as from
+    teacher-forced attention (an ``<eos>`` row and column may be included; the ``<eos>`` column
+    counts as a position after the last word).
+    """
+    offsets = []
+    for src_word, tgt_word in lexicon.items():
+        if list(src_tokens).count(src_word) == 1 and list(tgt_tokens).count(tgt_word) == 1:
+            s, t = list(src_tokens).index(src_word), list(tgt_tokens).index(tgt_word)
+            offsets.append(int(weights[t].argmax()) - s)
+    return offsets
