@@ -7,7 +7,7 @@ import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from utils.data import collate
-from utils.models import (BahdanauDecoder, Encoder, LuongDecoder, ModelConfig, Seq2Seq, VanillaDecoder,
+from utils.models import (BahdanauDecoder, BidirectionalEncoder, Encoder, LuongDecoder, ModelConfig, Seq2Seq, VanillaDecoder,
                           build_model, config_dict, count_parameters, gru_step, teacher_forced_loop)
 
 
@@ -66,7 +66,7 @@ def test_encoder_shapes_and_equality_with_packed_gru():
 
 def test_bidirectional_encoder_equals_packed_bidirectional_gru():
     torch.manual_seed(0)
-    enc = Encoder(V_SRC, E, H, bidirectional=True).eval()
+    enc = BidirectionalEncoder(V_SRC, E, H).eval()
     reference = nn.GRU(E, H, batch_first=True, bidirectional=True)
     with torch.no_grad():                       # the same weights: forward GRU, then backward GRU
         for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
@@ -87,7 +87,7 @@ def test_bidirectional_encoder_equals_packed_bidirectional_gru():
 
 def test_bidirectional_state_sees_the_words_after_it():
     torch.manual_seed(0)
-    one_way, two_way = Encoder(V_SRC, E, H), Encoder(V_SRC, E, H, bidirectional=True)
+    one_way, two_way = Encoder(V_SRC, E, H), BidirectionalEncoder(V_SRC, E, H)
     a = torch.tensor([[5, 6, 7, 3]])
     b = torch.tensor([[5, 6, 9, 3]])                                      # differs at the third word
     for enc, changes in ((one_way, False), (two_way, True)):
@@ -229,6 +229,8 @@ def test_build_model_types():
     assert isinstance(model, Seq2Seq) and model.config == CONFIGS[3]
     assert config_dict(CONFIGS[3])["score"] == "general"
     assert model.decoder.has_attention and not make(CONFIGS[0]).decoder.has_attention
+    assert type(make(CONFIGS[1]).encoder) is Encoder
+    assert isinstance(make(ModelConfig(emb_size=E, hidden_size=H, bidirectional=True)).encoder, BidirectionalEncoder)
 
 
 def test_build_model_unknown_decoder():
