@@ -27,15 +27,15 @@ lab: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	@SEQ2SEQ_EXPECT_BACKEND=builtin TQDM_DISABLE=1 $(BIN)/python -m pytest tests notebooks \
-	    --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider $(PYTEST_ARGS); \
+	    --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -rs -p no:cacheprovider $(PYTEST_ARGS); \
 	rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: nothing to fail"; exit 0; fi; exit $$rc
 
 unit: $(VENV)/.installed
-	@SEQ2SEQ_EXPECT_BACKEND=builtin $(BIN)/python -m pytest tests -p no:cacheprovider $(PYTEST_ARGS); \
+	@SEQ2SEQ_EXPECT_BACKEND=builtin $(BIN)/python -m pytest tests -rs -p no:cacheprovider $(PYTEST_ARGS); \
 	rc=$$?; if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
 
 classic-test: $(CLASSIC_VENV)/.installed
-	@SEQ2SEQ_EXPECT_BACKEND=torchtext $(CLASSIC_BIN)/python -m pytest tests -p no:cacheprovider $(PYTEST_ARGS); \
+	@SEQ2SEQ_EXPECT_BACKEND=torchtext $(CLASSIC_BIN)/python -m pytest tests -rs -p no:cacheprovider $(PYTEST_ARGS); \
 	rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: nothing to fail"; exit 0; fi; exit $$rc
 
 execute: $(VENV)/.installed
