@@ -24,7 +24,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from utils.experiment import load_synthetic_data  # noqa: E402
+from utils.batching import load_synthetic_data  # noqa: E402
 from utils.models import ModelConfig, build_model  # noqa: E402
 from utils.runtime import describe_environment, get_device, seed_everything  # noqa: E402
 from utils.train import sequence_loss  # noqa: E402

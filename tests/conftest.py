@@ -30,7 +30,7 @@ def pytest_collection_modifyitems(config, items):
     notebook = [item for item in items if item.path.name == REAL_DATA_NOTEBOOK]
     if not notebook:
         return
-    from utils.data import DataUnavailableError, find_tatoeba
+    from utils.download import DataUnavailableError, find_tatoeba
 
     try:
         find_tatoeba()  # the mirror, the cache, or a download (which the notebook then reuses)
@@ -38,3 +38,38 @@ def pytest_collection_modifyitems(config, items):
         skip = pytest.mark.skip(reason=f"{REAL_DATA_NOTEBOOK} needs the Tatoeba data. {error}")
         for item in notebook:
             item.add_marker(skip)
+
+
+# ----------------------------------------------------------------------------- tiny synthetic data
+TINY = dict(emb_size=8, hidden_size=16, attention_size=8)
+
+
+@pytest.fixture(scope="session")
+def splits():
+    from utils.corpus import generate_splits
+
+    return generate_splits(seed=11, n_train=48, n_valid=6, n_test_per_bucket=2)
+
+
+def make_data(splits, reverse_source=False, batch_size=16):
+    from utils.batching import ParallelData
+    from utils.text import build_vocab
+
+    src_v = build_vocab(p.src_tokens for p in splits["train"])
+    tgt_v = build_vocab(p.tgt_tokens for p in splits["train"])
+    return ParallelData(splits["train"], splits["valid"], splits["test"], src_v, tgt_v, reverse_source, batch_size)
+
+
+@pytest.fixture
+def data(splits):
+    return make_data(splits)
+
+
+def tiny_model(data, decoder="luong", score="dot", seed=0):
+    import torch
+
+    from utils.models import ModelConfig, build_model
+
+    torch.manual_seed(seed)
+    return build_model(ModelConfig(decoder=decoder, score=score, **TINY), len(data.src_vocab),
+                       len(data.tgt_vocab), data.src_vocab.pad_id)

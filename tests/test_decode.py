@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from utils.data import collate
+from utils.batching import collate
 from utils.decode import (Translation, beam_hypotheses, beam_search, default_max_len, greedy_decode, length_penalty, translate,
                           translate_tokens)
 from utils.models import ModelConfig, build_model

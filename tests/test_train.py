@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from utils.data import TranslationDataset, collate, make_loader
+from utils.batching import TranslationDataset, collate, make_loader
 from utils.models import ModelConfig, build_model
 from utils.text import build_vocab
 from utils.train import (History, constant, evaluate, exponential_decay, fit, inverse_sigmoid_decay,

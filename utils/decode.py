@@ -1,4 +1,4 @@
-"""Decoding: batched greedy search and a safe ``translate`` for single sentences."""
+"""Decoding: batched greedy search, beam search, and a safe ``translate`` for single sentences."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 
-from utils.data import collate
+from utils.batching import batched
 from utils.text import Vocab, tokenize
 
 
@@ -188,10 +188,10 @@ def translate_tokens(model: nn.Module, sources: list[list[str]], src_vocab: Voca
     hyps: list[list[str]] = [[] for _ in sources]
     attentions: list[torch.Tensor | None] = [None for _ in sources]
     encoded = _encode_sources(sources, src_vocab, reverse_source)
-    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))  # similar lengths together
-    for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
-        batch = collate([(encoded[i], torch.tensor([0])) for i in idx], src_vocab.pad_id, 0).to(device)
+    no_target = torch.tensor([0])
+    for idx, batch in batched([(src, no_target) for src in encoded], batch_size, src_vocab.pad_id,
+                              by_length=True):                   # similar lengths together
+        batch = batch.to(device)
         limits = torch.tensor([default_max_len(n) for n in batch.src_lengths.tolist()], device=device)
         ids, attn = greedy_decode(model, batch.src, batch.src_lengths, batch.src_mask, tgt_vocab.sos_id,
                                   tgt_vocab.eos_id, limits, pad_id=tgt_vocab.pad_id)

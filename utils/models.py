@@ -8,7 +8,7 @@ hidden size, ``V`` a vocabulary size. Every decoder offers
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
@@ -320,7 +320,3 @@ def build_model(config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, p
 def count_parameters(module: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
-def config_dict(config: ModelConfig) -> dict:
-    return asdict(config)

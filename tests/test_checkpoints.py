@@ -1,0 +1,114 @@
+"""Checkpoints and the model cache of ``train_or_load`` (tiny data)."""
+import pytest
+import torch
+
+from utils import checkpoints
+from utils.checkpoints import load_checkpoint, save_checkpoint, train_or_load
+from utils.models import ModelConfig
+from utils.text import build_vocab
+from utils.train import History
+from conftest import TINY, tiny_model
+
+
+def test_train_or_load_validate_records_valid_loss(data, tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
+    config = ModelConfig(decoder="luong", **TINY)
+    _, plain = train_or_load("tiny", config, data, epochs=2, progress=False, verbose=False)
+    _, checked = train_or_load("tiny", config, data, epochs=2, validate=True, progress=False, verbose=False)
+    assert plain.valid_loss == [] and len(checked.valid_loss) == 2
+    assert len(list(tmp_path.glob("*.pt"))) == 2               # a separate cache entry
+    assert checked.step_loss == plain.step_loss                # validating does not change training
+    _, again = train_or_load("tiny", config, data, epochs=2, validate=True, progress=False, verbose=False)
+    assert again.valid_loss == checked.valid_loss
+
+
+# ----------------------------------------------------------------------------- checkpoints
+@pytest.mark.parametrize("decoder, score", [("vanilla", "dot"), ("luong", "general"), ("bahdanau", "concat")])
+def test_checkpoint_round_trip(data, tmp_path, decoder, score, monkeypatch):
+    model = tiny_model(data, decoder, score, seed=5)
+    history = History(step_loss=[2.0, 1.5], epoch_loss=[1.75])
+    path = tmp_path / "sub" / "m.pt"
+    save_checkpoint(path, model, data.src_vocab, data.tgt_vocab, history, extra={"bleu": 12.5})
+    assert path.exists()
+
+    loads = []
+    real_load = torch.load
+
+    def spy(*args, **kwargs):
+        loads.append(kwargs.get("weights_only"))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", spy)
+    loaded, loaded_history, extra = load_checkpoint(path, data.src_vocab, data.tgt_vocab)
+    assert loads == [True]                                  # safe loading
+    assert loaded.config == model.config
+    assert type(loaded.decoder) is type(model.decoder)
+    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert loaded_history == history and extra == {"bleu": 12.5}
+    b = next(iter(data.loader("test")))
+    loaded.eval(), model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])[0],
+                                   model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])[0])
+
+
+def test_checkpoint_without_history(data, tmp_path):
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, tiny_model(data), data.src_vocab, data.tgt_vocab)
+    _, history, extra = load_checkpoint(path, data.src_vocab, data.tgt_vocab)
+    assert history is None and extra == {}
+
+
+def test_checkpoint_vocab_mismatch(data, tmp_path):
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, tiny_model(data), data.src_vocab, data.tgt_vocab)
+    other = build_vocab([["completely", "different"]])
+    with pytest.raises(ValueError, match="src vocabulary"):
+        load_checkpoint(path, other, data.tgt_vocab)
+    with pytest.raises(ValueError, match="tgt vocabulary"):
+        load_checkpoint(path, data.src_vocab, other)
+
+
+# ----------------------------------------------------------------------------- train_or_load
+def test_train_or_load_uses_the_cache(data, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
+    calls = []
+    real_fit = checkpoints.fit
+
+    def counting_fit(*args, **kwargs):
+        calls.append(kwargs)
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoints, "fit", counting_fit)
+    config = ModelConfig(decoder="luong", **TINY)
+    model1, history1 = train_or_load("tiny", config, data, epochs=1, progress=False)
+    assert len(calls) == 1 and len(list(tmp_path.glob("*.pt"))) == 1
+    assert len(history1.step_loss) == len(data.loader("train"))
+    model2, history2 = train_or_load("tiny", config, data, epochs=1, progress=False)
+    assert len(calls) == 1                                    # loaded, not trained again
+    assert "loaded" in capsys.readouterr().out
+    assert history2 == history1
+    for a, b in zip(model1.state_dict().values(), model2.state_dict().values()):
+        assert torch.equal(a, b)
+    # anything that shapes the model is a different cache entry
+    train_or_load("tiny", config, data, epochs=1, lr=5e-3, progress=False, verbose=False)
+    assert len(calls) == 2 and len(list(tmp_path.glob("*.pt"))) == 2
+    # use_cache=False trains and writes nothing
+    train_or_load("tiny", config, data, epochs=1, use_cache=False, progress=False, verbose=False)
+    assert len(calls) == 3 and len(list(tmp_path.glob("*.pt"))) == 2
+
+
+def test_train_or_load_is_seeded(data, tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
+    config = ModelConfig(decoder="vanilla", **TINY)
+    a, _ = train_or_load("a", config, data, epochs=1, use_cache=False, progress=False, verbose=False)
+    b, _ = train_or_load("b", config, data, epochs=1, use_cache=False, progress=False, verbose=False)
+    for x, y in zip(a.state_dict().values(), b.state_dict().values()):
+        assert torch.equal(x, y)
+
+
+def test_train_or_load_schedule_needs_a_name(data, tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
+    with pytest.raises(ValueError, match="schedule_name"):
+        train_or_load("x", ModelConfig(**TINY), data, teacher_forcing=lambda step: 0.5)

@@ -1,0 +1,232 @@
+"""fetch and find_tatoeba: mirror, cache, checksums, download (never the network)."""
+import hashlib
+import io
+import os
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from utils import download
+from utils.download import MIRROR_ENV, TATOEBA_FILES, DataUnavailableError, fetch, find_tatoeba
+from utils.data import load_tatoeba
+
+SHARED_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tatoeba-fra-eng-sample.tsv"
+ORIGINAL_MIRROR = os.environ.get(MIRROR_ENV)  # read before any test changes it
+
+
+# ----------------------------------------------------------------------------- fetch
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any download attempt fails like an offline machine; counts attempts."""
+    attempts = []
+
+    def offline(url, *args, **kwargs):
+        attempts.append(url)
+        raise urllib.error.URLError("no network in tests")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    return attempts
+
+
+def serve(monkeypatch, payload: bytes):
+    """A fake downloader that returns ``payload``; returns the list of requested urls."""
+    urls = []
+
+    def fake(url, *args, **kwargs):
+        urls.append(url)
+        return io.BytesIO(payload)
+
+    monkeypatch.setattr(urllib.request, "urlopen", fake)
+    return urls
+
+
+def test_fetch_uses_the_mirror_first(tmp_path, monkeypatch, no_network):
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "f.txt").write_text("from mirror")
+    cache = tmp_path / "cache"
+    (cache).mkdir()
+    (cache / "f.txt").write_text("from cache")
+    monkeypatch.setenv(MIRROR_ENV, str(mirror))
+    path = fetch("f.txt", "https://example.invalid/f.txt", cache_dir=cache)
+    assert path.read_text() == "from mirror"
+    assert no_network == []
+    # an explicit mirror argument works too
+    monkeypatch.delenv(MIRROR_ENV)
+    assert fetch("f.txt", "https://example.invalid/f.txt", cache_dir=cache, mirror=mirror) == mirror / "f.txt"
+
+
+def test_fetch_cache_hit_needs_no_network(tmp_path, no_network):
+    payload = b"cached bytes"
+    (tmp_path / "f.txt").write_bytes(payload)
+    sha = hashlib.sha256(payload).hexdigest()
+    assert fetch("f.txt", "https://example.invalid/f.txt", sha256=sha, cache_dir=tmp_path) == tmp_path / "f.txt"
+    assert fetch("f.txt", "https://example.invalid/f.txt", cache_dir=tmp_path) == tmp_path / "f.txt"
+    assert no_network == []
+
+
+def test_fetch_mirror_without_the_file_falls_back_to_cache(tmp_path, monkeypatch, no_network):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "f.txt").write_text("x")
+    monkeypatch.setenv(MIRROR_ENV, str(tmp_path / "empty"))
+    assert fetch("f.txt", "https://example.invalid/f.txt", cache_dir=tmp_path) == tmp_path / "f.txt"
+
+
+def test_fetch_downloads_into_the_cache(tmp_path, monkeypatch):
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    payload = b"hello\tbonjour\n"
+    urls = serve(monkeypatch, payload)
+    sha = hashlib.sha256(payload).hexdigest()
+    path = fetch("g.txt", "https://example.invalid/g.txt", sha256=sha, cache_dir=tmp_path / "c")
+    assert path == tmp_path / "c" / "g.txt" and path.read_bytes() == payload
+    assert urls == ["https://example.invalid/g.txt"]
+    assert not (tmp_path / "c" / "g.txt.part").exists()
+
+
+def test_fetch_redownloads_a_corrupt_cached_file(tmp_path, monkeypatch):
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    payload = b"good"
+    (tmp_path / "g.txt").write_bytes(b"corrupt")
+    urls = serve(monkeypatch, payload)
+    path = fetch("g.txt", "https://example.invalid/g.txt", sha256=hashlib.sha256(payload).hexdigest(),
+                 cache_dir=tmp_path)
+    assert path.read_bytes() == payload and len(urls) == 1
+
+
+def test_fetch_checksum_mismatch_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    serve(monkeypatch, b"tampered")
+    expected = hashlib.sha256(b"original").hexdigest()
+    with pytest.raises(DataUnavailableError) as info:
+        fetch("g.txt", "https://example.invalid/g.txt", sha256=expected, cache_dir=tmp_path)
+    message = str(info.value)
+    assert "checksum" in message and expected in message and "example.invalid/g.txt" in message
+    assert list(tmp_path.iterdir()) == []  # nothing half-downloaded or wrong is left behind
+
+
+def test_fetch_offline_without_mirror_says_what_to_do(tmp_path, no_network):
+    with pytest.raises(DataUnavailableError) as info:
+        fetch("eng-fra.txt", "https://example.invalid/eng-fra.txt", cache_dir=tmp_path)
+    message = str(info.value)
+    assert "https://example.invalid/eng-fra.txt" in message
+    assert str(tmp_path / "eng-fra.txt") in message          # where to save it by hand
+    assert MIRROR_ENV in message and "eng-fra.txt" in message  # or how to set the mirror
+    assert no_network == ["https://example.invalid/eng-fra.txt"]
+    assert not (tmp_path / "eng-fra.txt.part").exists() and not (tmp_path / "eng-fra.txt").exists()
+
+
+def test_shared_tatoeba_sample_through_the_mirror(tmp_path, monkeypatch, no_network):
+    mirror = ORIGINAL_MIRROR
+    folder = None
+    if mirror and (Path(mirror) / SHARED_SAMPLE.name).exists():
+        folder = Path(mirror)
+    elif SHARED_SAMPLE.exists():
+        folder = SHARED_SAMPLE.parent
+    if folder is None:
+        pytest.skip("no Tatoeba sample available offline")
+    monkeypatch.setenv(MIRROR_ENV, str(folder))
+    path = fetch(SHARED_SAMPLE.name, "https://example.invalid/fra-eng.zip", cache_dir=tmp_path)
+    assert path.parent == folder and no_network == []
+    pairs = load_tatoeba(path)
+    assert len(pairs) > 1000
+    assert all(fr and en for fr, en in pairs)
+    assert pairs[0] == ("Va !", "Go.")
+
+
+def test_fetch_checks_sha1(tmp_path, monkeypatch):
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    payload = b"zip bytes"
+    serve(monkeypatch, payload)
+    good = hashlib.sha1(payload).hexdigest()
+    assert fetch("z.zip", "https://example.invalid/z.zip", sha1=good.upper(), cache_dir=tmp_path).read_bytes() == payload
+    with pytest.raises(DataUnavailableError, match="sha1"):
+        fetch("y.zip", "https://example.invalid/y.zip", sha1=hashlib.sha1(b"other").hexdigest(), cache_dir=tmp_path)
+    assert not (tmp_path / "y.zip").exists()
+
+
+# ----------------------------------------------------------------------------- find_tatoeba
+TATOEBA_LINES = "Go.\tVa !\nI see.\tJe vois.\n"
+
+
+def fake_tatoeba_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr(download.TATOEBA_MEMBER, TATOEBA_LINES)
+        z.writestr("fra-eng/_about.txt", "about")
+    return buffer.getvalue()
+
+
+def test_find_tatoeba_prefers_the_full_corpus_in_the_mirror(tmp_path, no_network):
+    for name in reversed(TATOEBA_FILES):
+        (tmp_path / name).write_text(TATOEBA_LINES)
+        assert find_tatoeba(mirror=tmp_path, cache_dir=tmp_path / "cache") == tmp_path / name
+    assert TATOEBA_FILES[0] == "fra.txt" and TATOEBA_FILES[-1] == "tatoeba-fra-eng-sample.tsv"
+    assert no_network == []
+
+
+def test_find_tatoeba_downloads_checks_and_extracts_once(tmp_path, monkeypatch):
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    archive = fake_tatoeba_zip()
+    monkeypatch.setattr(download, "TATOEBA_SHA1", hashlib.sha1(archive).hexdigest())
+    urls = serve(monkeypatch, archive)
+    path = find_tatoeba(cache_dir=tmp_path)
+    assert path == tmp_path / "fra.txt" and urls == [download.TATOEBA_URL]
+    assert load_tatoeba(path) == [("Va !", "Go."), ("Je vois.", "I see.")]
+    assert find_tatoeba(cache_dir=tmp_path) == path and len(urls) == 1   # cached: no second download
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fra-eng.zip", "fra.txt"]
+
+
+def test_find_tatoeba_rejects_a_tampered_download(tmp_path, monkeypatch):
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    serve(monkeypatch, fake_tatoeba_zip())          # its SHA-1 is not the published one
+    with pytest.raises(DataUnavailableError, match="checksum"):
+        find_tatoeba(cache_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_find_tatoeba_offline_says_how_to_get_it(tmp_path, no_network):
+    with pytest.raises(DataUnavailableError) as info:
+        find_tatoeba(cache_dir=tmp_path)
+    message = str(info.value)
+    for needle in (download.TATOEBA_URL, str(tmp_path), MIRROR_ENV, "fra.txt", "eng-fra.txt", "URLError"):
+        assert needle in message
+    assert no_network == [download.TATOEBA_URL]
+    with pytest.raises(DataUnavailableError, match="switched off"):
+        find_tatoeba(cache_dir=tmp_path, download=False)
+    assert len(no_network) == 1
+
+
+def test_find_tatoeba_reads_the_environment_mirror(tmp_path, monkeypatch, no_network):
+    (tmp_path / "eng-fra.txt").write_text(TATOEBA_LINES)
+    monkeypatch.setenv(MIRROR_ENV, str(tmp_path))
+    assert find_tatoeba(cache_dir=tmp_path / "cache") == tmp_path / "eng-fra.txt"
+
+
+def test_notebook_06_is_skipped_with_the_reason_when_no_data(monkeypatch):
+    import conftest
+
+    class Item:
+        def __init__(self, name):
+            self.path, self.markers = Path("notebooks") / name, []
+
+        def add_marker(self, marker):
+            self.markers.append(marker)
+
+    def unavailable(*args, **kwargs):
+        raise DataUnavailableError("no data here; set SEQ2SEQ_DATA_MIRROR")
+
+    items = [Item(conftest.REAL_DATA_NOTEBOOK), Item(conftest.REAL_DATA_NOTEBOOK), Item("05_other.ipynb")]
+    monkeypatch.setattr(download, "find_tatoeba", unavailable)
+    conftest.pytest_collection_modifyitems(None, items)
+    assert [len(item.markers) for item in items] == [1, 1, 0]
+    marker = items[0].markers[0]
+    assert marker.name == "skip" and "SEQ2SEQ_DATA_MIRROR" in marker.kwargs["reason"]
+    # with the data reachable, nothing is skipped
+    monkeypatch.setattr(download, "find_tatoeba", lambda *a, **k: Path("fra.txt"))
+    fresh = [Item(conftest.REAL_DATA_NOTEBOOK)]
+    conftest.pytest_collection_modifyitems(None, fresh)
+    assert fresh[0].markers == []

@@ -1,0 +1,44 @@
+"""Attention against the gold alignments: the weights a model puts on each source word while it
+reads the gold translation, and their alignment error rate (notebooks 03 and 05)."""
+from __future__ import annotations
+
+import torch
+
+from utils.batching import ParallelData
+from utils.corpus import SentencePair
+from utils.metrics import alignment_error_rate, attention_links
+from utils.models import Seq2Seq
+
+
+@torch.no_grad()
+def teacher_forced_attention(model: Seq2Seq, data: ParallelData, split: str = "test",
+                             pairs: list[SentencePair] | None = None) -> list[torch.Tensor]:
+    """Attention weights while the model reads the *gold* translation (teacher forcing), one
+    ``[len(target) + 1, len(source) + 1]`` tensor per pair (rows: target words then ``<eos>``;
+    columns: source words then ``<eos>``). Comparable with the gold alignments word for word.
+    ``pairs`` (default: ``data.<split>``) picks the sentence pairs."""
+    if not model.decoder.has_attention:
+        raise ValueError("this model has no attention weights (a vanilla decoder)")
+    if data.reverse_source:
+        raise ValueError("attention against gold alignments needs the source in its original order")
+    model.eval()
+    device = next(model.parameters()).device
+    pairs = getattr(data, split) if pairs is None else pairs
+    out = []
+    for chunk, batch in data.batches(pairs):
+        batch = batch.to(device)
+        _, weights = model(batch.src, batch.src_lengths, batch.src_mask, batch.tgt[:, :-1])
+        for row, i in enumerate(chunk):
+            n_src, n_tgt = len(pairs[i].src_tokens), len(pairs[i].tgt_tokens)
+            w = weights[row, : n_tgt + 1, : n_src + 1].cpu()
+            out.append(w)
+    return out
+
+
+def attention_aer(model: Seq2Seq, data: ParallelData, split: str = "test") -> float:
+    """Alignment error rate of the model's attention against the corpus's gold alignments: each
+    English word is linked to the French word it attends to most (teacher-forced), 0 = perfect."""
+    pairs = getattr(data, split)
+    predicted = [attention_links(w, len(p.src_tokens), len(p.tgt_tokens))
+                 for w, p in zip(teacher_forced_attention(model, data, split), pairs)]
+    return alignment_error_rate(predicted, [set(p.alignment) for p in pairs])

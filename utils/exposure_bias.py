@@ -1,0 +1,81 @@
+"""Exposure bias, measured: force one mistake into a translation and see whether the model gets
+back on track (notebook 04)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from utils.batching import ParallelData
+from utils.decode import default_max_len, greedy_decode
+from utils.models import Seq2Seq
+
+
+@dataclass
+class MistakeResults:
+    """What a model writes after one forced mistake (see :func:`after_a_mistake`)."""
+
+    positions: list[int]             # the output step k whose word was replaced, per sentence
+    wrong_words: list[str]           # the word forced at step k
+    outputs: list[list[str]]         # the whole output: gold words before k, the wrong word, the model's rest
+    references: list[list[str]]
+    clean: list[bool]                # translated exactly when nothing is forced
+    recovered: float                 # share of the clean sentences that got back on track after the mistake
+
+
+@torch.no_grad()
+def after_a_mistake(model: Seq2Seq, data: ParallelData, split: str = "test",
+                    position: float = 0.5) -> MistakeResults:
+    """Force one plausible mistake into each translation and let the model carry on.
+
+    For each pair, the decoder is fed the gold words up to output step ``k = ⌊position · len⌋``;
+    at step ``k`` it must write the word it finds most likely *other than* the gold one (its own
+    likeliest mistake); from then on it runs free (greedy). Did it get back on track
+    (:func:`back_on_track`)? Only sentences the model translates exactly when nothing is forced
+    count, so that ``recovered`` measures the effect of the mistake, not the model's other errors.
+    """
+    if not 0.0 <= position < 1.0:
+        raise ValueError(f"position is a fraction of the reference length in [0, 1), got {position}")
+    model.eval()
+    device = next(model.parameters()).device
+    pairs = getattr(data, split)
+    tv = data.tgt_vocab
+    never = torch.tensor([tv.pad_id, tv.sos_id, tv.eos_id, tv.unk_id], device=device)
+    positions, wrong, outputs, clean = [], [], [], []
+    for chunk, batch in data.batches(pairs):
+        batch = batch.to(device)
+        logits, _ = model(batch.src, batch.src_lengths, batch.src_mask, batch.tgt[:, :-1])  # [b, T, V]
+        ks = torch.tensor([int(len(pairs[i].tgt_tokens) * position) for i in chunk], device=device)
+        rows = torch.arange(len(chunk), device=device)
+        step_logits = logits[rows, ks].clone()                              # [b, V]
+        step_logits[:, never] = float("-inf")
+        step_logits[rows, batch.tgt[rows, ks + 1]] = float("-inf")          # not the gold word
+        mistakes = step_logits.argmax(-1)                                   # [b]
+        forced = torch.full((len(chunk), int(ks.max()) + 1), -1, dtype=torch.long, device=device)
+        for row, k in enumerate(ks.tolist()):
+            forced[row, :k] = batch.tgt[row, 1:k + 1]
+            forced[row, k] = mistakes[row]
+        limits = torch.tensor([default_max_len(n) for n in batch.src_lengths.tolist()], device=device)
+        limits = torch.maximum(limits, ks + 1)
+        args = (model, batch.src, batch.src_lengths, batch.src_mask, tv.sos_id, tv.eos_id, limits)
+        ids, _ = greedy_decode(*args, pad_id=tv.pad_id, forced=forced)
+        unforced, _ = greedy_decode(*args, pad_id=tv.pad_id)
+        positions += ks.tolist()
+        wrong += [tv.itos[m] for m in mistakes.tolist()]
+        outputs += [[tv.itos[i] for i in row] for row in ids]
+        clean += [[tv.itos[i] for i in row] == pairs[c].tgt_tokens for row, c in zip(unforced, chunk)]
+    refs = [p.tgt_tokens for p in pairs]
+    recovered = [back_on_track(out, ref, k) for out, ref, k, ok in zip(outputs, refs, positions, clean) if ok]
+    return MistakeResults(positions, wrong, outputs, refs, clean,
+                          sum(recovered) / len(recovered) if recovered else float("nan"))
+
+
+def back_on_track(output: list[str], reference: list[str], k: int) -> bool:
+    """After a mistake at step ``k`` (``output[k]``), are the following words the reference's?
+
+    Yes when they are the reference's words after ``k`` (the mistake replaced a word), from ``k``
+    (it was an extra word), or, if ``output[k]`` is the reference's next word, after ``k + 1``
+    (it skipped one)."""
+    rest = output[k + 1:]
+    skipped = output[k:k + 1] == reference[k + 1:k + 2] and rest == reference[k + 2:]
+    return rest == reference[k + 1:] or rest == reference[k:] or skipped
