@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from itertools import islice
@@ -27,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from utils.batching import load_synthetic_data  # noqa: E402
 from utils.models import ModelConfig, build_model  # noqa: E402
 from utils.runtime import describe_environment, get_device, seed_everything  # noqa: E402
-from utils.train import sequence_loss  # noqa: E402
+from utils.train import pairs_per_second  # noqa: E402
 
 SETUPS = [  # (label, config, forward arguments)
     ("vanilla (one GRU call)", ModelConfig(decoder="vanilla"), dict(parallel=True)),
@@ -41,25 +40,9 @@ SETUPS = [  # (label, config, forward arguments)
 
 def throughput(config, data, batches, device, repeats: int, **forward_args) -> float:
     seed_everything(0)
-    model = build_model(config, len(data.src_vocab), len(data.tgt_vocab)).to(device).train()
+    model = build_model(config, len(data.src_vocab), len(data.tgt_vocab)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-
-    def one_pass() -> float:
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        for b in batches:
-            logits, _ = model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1], **forward_args)
-            loss = sequence_loss(logits, b.tgt[:, 1:], data.tgt_vocab.pad_id)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return sum(b.src.size(0) for b in batches) / (time.perf_counter() - start)
-
-    one_pass()                                            # warm-up
-    return statistics.median(one_pass() for _ in range(repeats))
+    return pairs_per_second(model, batches, data.tgt_vocab.pad_id, optimizer, repeats, **forward_args)
 
 
 def notebook_runtimes() -> None:

@@ -3,7 +3,7 @@
     python scripts/execute_notebooks.py [--fresh] [NAME ...]
 
 Progress bars are turned off (TQDM_DISABLE=1) so the saved outputs hold no widgets; widget
-metadata is stripped anyway. ``--fresh`` first deletes the model cache (data/cache/models), so
+metadata and execution timestamps are stripped anyway. ``--fresh`` first deletes the model cache (data/cache/models), so
 every model is trained as a reader's first run would. Prints each notebook's wall time.
 """
 from __future__ import annotations
@@ -28,8 +28,11 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 def clean(nb) -> None:
+    """No widget state or views (they reopen as errors) and no execution timestamps (they change on
+    every run and drown the real changes in a diff); execution counts stay, nbval needs them."""
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
+        cell.metadata.pop("execution", None)
         if cell.cell_type != "code":
             continue
         cell.outputs = [o for o in cell.outputs

@@ -13,6 +13,7 @@ from notebook_header import header_problems  # noqa: E402
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 LOCAL_PATHS = re.compile(r"(/work/|/tmp/|/root/|/home/|/Users/|C:\\\\|ipykernel_\d+|/var/folders/)")
 MAX_BYTES = 3_000_000
+MAX_OUTPUT_BYTES = 400_000   # one output: a figure is ~30–150 kB; more means a runaway print or image
 
 
 def _outputs_text(output) -> str:
@@ -64,6 +65,18 @@ def test_no_widget_state_and_bounded_size(notebook):
         for output in cell.get("outputs", []):
             assert "application/vnd.jupyter.widget-view+json" not in output.get("data", {})
     assert path.stat().st_size < MAX_BYTES
+
+
+def test_no_execution_timestamps_and_bounded_outputs(notebook):
+    """Execution timestamps change on every run and drown the real changes in a diff; the
+    execution counts stay (nbval needs them). No single output may blow up the file."""
+    path, nb = notebook
+    for i, cell in enumerate(nb["cells"]):
+        assert "execution" not in cell.get("metadata", {}), \
+            f"{path.name} cell {i}: execution timestamps in the metadata (scripts/execute_notebooks.py strips them)"
+        for output in cell.get("outputs", []):
+            size = len(json.dumps(output))
+            assert size < MAX_OUTPUT_BYTES, f"{path.name} cell {i}: one output of {size:,} bytes"
 
 
 def test_has_plots_and_checked_claims(notebook):

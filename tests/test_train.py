@@ -221,3 +221,19 @@ def test_fit_calls_on_step_end_after_every_update_in_training_mode(tiny):
     fit(model, loader, epochs=2, progress=False, verbose=False, pad_id=pad_id, on_step_end=snapshot)
     assert [s for s, _ in seen] == list(range(1, 2 * len(loader) + 1))
     assert all(training for _, training in seen)
+
+
+def test_pairs_per_second_measures_without_changing_the_model_unless_asked(tiny):
+    from utils.train import pairs_per_second
+
+    ds, _, tgt_v = tiny
+    model = tiny_model(tiny)
+    batches = list(make_loader(ds, batch_size=8, shuffle=False))[:2]
+    before = [p.detach().clone() for p in model.parameters()]
+    speed = pairs_per_second(model, batches, tgt_v.pad_id)
+    assert speed > 0
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))       # no optimizer: no update
+    assert all(p.grad is None or not p.grad.any() for p in model.parameters())      # and no gradients left
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    pairs_per_second(model, batches, tgt_v.pad_id, optimizer)
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))   # with one: trained
