@@ -1,9 +1,12 @@
 """Reading data files (corpus and Tatoeba), encodings, and the leak-free split."""
+import io
+import warnings
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from utils.data import DataFormatError, load_corpus, load_synthetic, load_tatoeba, split_by_sentence
+from utils.data import DataFormatError, DataWarning, load_corpus, load_synthetic, load_tatoeba, split_by_sentence
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -64,12 +67,92 @@ def test_load_tatoeba_two_and_three_columns(name):
     assert pairs == [("Va !", "Go."), ("Je vois.", "I see.")]  # (French, English)
 
 
-@pytest.mark.parametrize("bad", ["Go.", "Go.\tVa !\tattr\tmore", "Go.\t  "])
-def test_load_tatoeba_malformed(tmp_path, bad):
+@pytest.mark.parametrize("bad, words", [
+    ("Go.", "found 1 column"), ("Go.\tVa !\tattr\tmore", "found 4 column"), ("Go.\t  ", "found 2 column"),
+    # a tab inside a sentence of a 2-column file: the third column is no attribution
+    ("Good day.\tGuten\tTag.", "3 columns, but the third ('Tag.') is not a Tatoeba attribution"),
+    ("Hi.\tSalut\ttoi !", "tab inside a sentence"), ("Hi.\tSalut !\t ", "not a Tatoeba attribution"),
+])
+def test_load_tatoeba_malformed(tmp_path, bad, words):
     path = tmp_path / "t.tsv"
     path.write_text(f"Hi.\tSalut.\n{bad}\n", encoding="utf-8")
-    with pytest.raises(DataFormatError, match=rf"t\.tsv:2"):
+    with pytest.raises(DataFormatError, match=rf"t\.tsv:2: ") as info:
         load_tatoeba(path)
+    assert words in str(info.value)
+
+
+ATTRIBUTION = "CC-BY 2.0 (France) Attribution: tatoeba.org #2877272 (CM) & #1158250 (Wittydev)"
+
+
+@pytest.mark.parametrize("attribution", [ATTRIBUTION, "CC-BY 2.0 (France) Attribution: tatoeba.org #1 (a)",
+                                         "cc-by 2.0 attribution tatoeba.org"])
+def test_load_tatoeba_keeps_a_real_attribution_column_out_of_the_pair(tmp_path, attribution):
+    path = tmp_path / "three.tsv"
+    path.write_text(f"Go.\tVa !\t{attribution}\nI see.\tJe vois.\n", encoding="utf-8")
+    assert load_tatoeba(path) == [("Va !", "Go."), ("Je vois.", "I see.")]
+
+
+@pytest.mark.parametrize("header", ["1\t2", "0\t1\t2", "English\tFrench", "eng\tfra\tattribution", "SRC\tTGT"])
+def test_load_tatoeba_skips_a_header_line_and_says_so(tmp_path, header):
+    path = tmp_path / "h.tsv"
+    path.write_text(f"\n{header}\nGo.\tVa !\nI see.\tJe vois.\n", encoding="utf-8")
+    with pytest.warns(DataWarning, match=r"h\.tsv:2: skipped 1 header line") as record:
+        pairs = load_tatoeba(path)
+    assert pairs == [("Va !", "Go."), ("Je vois.", "I see.")]
+    assert len(record) == 1 and record[0].filename == __file__   # points at the caller, not utils
+
+
+def test_a_header_is_only_the_first_line(tmp_path):
+    path = tmp_path / "h.tsv"
+    path.write_text("Go.\tVa !\nenglish\tfrench\n", encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        assert load_tatoeba(path) == [("Va !", "Go."), ("french", "english")]
+
+
+def test_load_corpus_skips_a_header_line_too(tmp_path):
+    path = tmp_path / "c.tsv"
+    path.write_text(f"fr\ten\talignment\n{GOOD}\n", encoding="utf-8")
+    with pytest.warns(DataWarning, match="skipped 1 header line"):
+        assert len(load_corpus(path)) == 1
+
+
+@pytest.mark.parametrize("ending", [b"\r", b"\r\n", b"\n"])
+def test_every_line_ending_reads_line_by_line(tmp_path, ending):
+    path = tmp_path / "mac.tsv"
+    path.write_bytes(ending.join([b"Go.\tVa !", b"", b"Hi.\tSalut !", b""]))
+    assert load_tatoeba(path) == [("Va !", "Go."), ("Salut !", "Hi.")]
+    path.write_bytes(ending.join([b"Go.\tVa !", b"", b"Hi.", b""]))
+    with pytest.raises(DataFormatError, match=r"mac\.tsv:3: expected"):       # line numbers count those lines
+        load_tatoeba(path)
+
+
+def test_cr_only_corpus_file(tmp_path):
+    path = tmp_path / "mac.tsv"
+    path.write_bytes(f"{GOOD}\r{GOOD}\r".encode())
+    assert len(load_corpus(path)) == 2
+
+
+@pytest.mark.parametrize("content", [b"", b"\n  \n\r\n", b"\xef\xbb\xbf", b"1\t2\n"])
+@pytest.mark.parametrize("loader", [load_tatoeba, load_corpus])
+def test_a_file_without_pairs_is_an_error_naming_it(tmp_path, content, loader):
+    path = tmp_path / "empty.tsv"
+    path.write_bytes(content)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        with pytest.raises(DataFormatError, match=r"empty\.tsv: no sentence pairs"):
+            loader(path)
+
+
+def test_an_archive_or_a_folder_is_named(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("fra.txt", "Go.\tVa !\n")
+    (tmp_path / "fra-eng.zip").write_bytes(buffer.getvalue())
+    with pytest.raises(DataFormatError, match=r"fra-eng\.zip is a zip archive"):
+        load_tatoeba(tmp_path / "fra-eng.zip")
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        load_tatoeba(tmp_path)
 
 
 # ----------------------------------------------------------------------------- encodings
@@ -109,6 +192,11 @@ def test_split_by_sentence_is_seeded_and_keeps_order_inside_splits():
     assert split_by_sentence(pairs, seed=1) != split_by_sentence(pairs, seed=2)
     train, _, _ = split_by_sentence(pairs, (1.0, 0.0, 0.0))
     assert train == pairs
+
+
+def test_split_by_sentence_needs_pairs():
+    with pytest.raises(ValueError, match="no pairs"):
+        split_by_sentence([])
 
 
 @pytest.mark.parametrize("fractions", [(0.5, 0.5), (0.8, 0.3, 0.1), (1.2, -0.1, -0.1)])

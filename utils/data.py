@@ -1,12 +1,16 @@
 """Sentence pairs from files: the synthetic corpus, Tatoeba exports, and a split that cannot leak.
 
 Readers are strict: a line that cannot be parsed raises :class:`DataFormatError` naming the
-file and the line. Finding or downloading a file is :mod:`utils.download`'s job; turning pairs
+file and the line, and so does a file with no pair at all. Blank lines are skipped, and so is a
+header line, with a :class:`DataWarning` that says so. Lines may end in ``\n``, ``\r\n`` or ``\r``.
+Finding or downloading a file is :mod:`utils.download`'s job; turning pairs
 into tensors is :mod:`utils.batching`'s.
 """
 from __future__ import annotations
 
 import random
+import re
+import warnings
 from collections import defaultdict
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -20,32 +24,83 @@ CACHE_DIR = DATA_DIR / "cache"
 
 
 class DataFormatError(ValueError):
-    """A data file line that cannot be parsed; the message names the file and line number."""
+    """A data file that cannot be parsed; the message names the file (and the line, for a bad line)."""
+
+
+class DataWarning(UserWarning):
+    """A data file was read with something left out on purpose (a header line); says what and where."""
+
+
+_ARCHIVES = {b"PK\x03\x04": "zip", b"\x1f\x8b": "gzip"}
 
 
 def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """The non-blank lines of a UTF-8 text file, with their line numbers.
+
+    A line ends at ``\n``, ``\r\n`` or a lone ``\r`` (as in Python's universal newlines), so a file
+    saved with old Mac line endings is read line by line rather than as one long line.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not a data file")
     with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise DataFormatError(f"{path}:{lineno}: not UTF-8 text (byte {raw[error.start]:#04x} at "
-                                      f"column {error.start + 1}); save the file as UTF-8") from None
-            if lineno == 1:
-                line = line.removeprefix("\ufeff")  # byte-order mark written by some Windows editors
-            line = line.rstrip("\n").rstrip("\r")
-            if line.strip():
-                yield lineno, line
+        start = f.read(4)
+        kind = next((kind for magic, kind in _ARCHIVES.items() if start.startswith(magic)), None)
+        if kind:
+            raise DataFormatError(f"{path} is a {kind} archive, not a text file: extract the text file from it")
+        f.seek(0)
+        lineno = 0
+        for raw in f:
+            for part in raw.removesuffix(b"\n").removesuffix(b"\r").split(b"\r"):  # a lone \r ends a line
+                lineno += 1
+                try:
+                    line = part.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    raise DataFormatError(f"{path}:{lineno}: not UTF-8 text (byte {part[error.start]:#04x} at "
+                                          f"column {error.start + 1}); save the file as UTF-8") from None
+                if lineno == 1:
+                    line = line.removeprefix("\ufeff")  # byte-order mark written by some Windows editors
+                if line.strip():
+                    yield lineno, line
+
+
+HEADER_NAMES = frozenset({"english", "french", "eng", "fra", "fre", "en", "fr", "source", "target", "src", "tgt",
+                          "alignment", "attribution", "license"})
+"""Column names that make a first line a header (compared in lower case)."""
+
+
+def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """The tab-separated columns of each non-blank line of ``path``.
+
+    The first non-blank line is skipped, with a :class:`DataWarning`, when it is a header: every
+    column one of :data:`HEADER_NAMES` or a bare number (pandas writes ``0<TAB>1``). No sentence pair
+    looks like that. A file without a single other line raises :class:`DataFormatError`.
+    """
+    count, skipped = 0, None
+    for lineno, line in _read_lines(path):
+        cols = line.split("\t")
+        if count == 0 and skipped is None and all(c.strip().lower() in HEADER_NAMES or c.strip().isdigit()
+                                                   for c in cols):
+            skipped = lineno
+            warnings.warn(f"{path}:{lineno}: skipped 1 header line ({line!r}); the other lines are read as "
+                          "sentence pairs", DataWarning, stacklevel=3)
+            continue
+        count += 1
+        yield lineno, cols
+    if count == 0:
+        what = f"only a header line (line {skipped})" if skipped else "empty or blank lines only"
+        raise DataFormatError(f"{path}: no sentence pairs in the file: it is {what}")
 
 
 def load_corpus(path: str | Path) -> list[SentencePair]:
-    """Read a synthetic-corpus file: ``French<TAB>English<TAB>Pharaoh alignment`` per line."""
+    """Read a synthetic-corpus file: ``French<TAB>English<TAB>Pharaoh alignment`` per line.
+
+    Blank lines and a header line are skipped (see :func:`_rows`); a file with no pair is an error.
+    """
     pairs = []
-    for lineno, line in _read_lines(Path(path)):
-        cols = line.split("\t")
+    for lineno, cols in _rows(Path(path)):
         if len(cols) != 3:
             raise DataFormatError(f"{path}:{lineno}: expected 3 tab-separated columns "
                                   f"(French, English, alignment), found {len(cols)}")
@@ -70,17 +125,32 @@ def load_synthetic(split: str, directory: str | Path | None = None) -> list[Sent
     return load_corpus(Path(directory or DATA_DIR / "synthetic") / f"{split}.tsv")
 
 
+ATTRIBUTION = re.compile(r"CC-BY|Attribution|tatoeba\.org", re.IGNORECASE)
+"""What a real third column mentions: manythings.org writes ``CC-BY 2.0 (France) Attribution:
+tatoeba.org #2877272 (CM) & #1158250 (Wittydev)`` on every line of its 3-column files."""
+
+
 def load_tatoeba(path: str | Path) -> list[tuple[str, str]]:
     """Read a Tatoeba export: ``English<TAB>French[<TAB>attribution]`` per line.
 
     Returns ``(french, english)`` pairs (source first, as everywhere in this series).
+
+    Two layouts exist: 2 columns (the d2l.ai and PyTorch-tutorial files) and 3 (manythings.org's,
+    whose third column is the attribution). A third column counts as an attribution only if it
+    looks like one (it matches :data:`ATTRIBUTION`); otherwise the line has a tab *inside* a
+    sentence, which would silently cut that sentence in two, so it is a :class:`DataFormatError`
+    naming the file and line, like any line with another number of columns or an empty side.
+    A header line is skipped with a :class:`DataWarning`; an empty file is an error.
     """
     pairs = []
-    for lineno, line in _read_lines(Path(path)):
-        cols = line.split("\t")
+    for lineno, cols in _rows(Path(path)):
         if len(cols) not in (2, 3) or not cols[0].strip() or not cols[1].strip():
             raise DataFormatError(f"{path}:{lineno}: expected 'English<TAB>French' with an "
                                   f"optional third attribution column, found {len(cols)} column(s)")
+        if len(cols) == 3 and not ATTRIBUTION.search(cols[2]):
+            raise DataFormatError(f"{path}:{lineno}: 3 columns, but the third ({cols[2]!r}) is not a Tatoeba "
+                                  "attribution ('CC-BY 2.0 (France) Attribution: tatoeba.org #…'): is there a tab "
+                                  "inside a sentence? Replace it with a space")
         pairs.append((cols[1].strip(), cols[0].strip()))
     return pairs
 
@@ -97,6 +167,8 @@ def split_by_sentence(pairs: Sequence[tuple[str, str]], fractions: tuple[float, 
     """
     if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1) > 1e-6:
         raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {fractions}")
+    if not pairs:
+        raise ValueError("split_by_sentence got no pairs to split")
     parent: dict[tuple[str, str], tuple[str, str]] = {}
 
     def root(x):
