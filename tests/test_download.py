@@ -4,6 +4,7 @@ import io
 import os
 import urllib.error
 import urllib.request
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -76,6 +77,26 @@ def test_fetch_mirror_without_the_file_falls_back_to_cache(tmp_path, monkeypatch
     assert fetch("f.txt", "https://example.invalid/f.txt", cache_dir=tmp_path) == tmp_path / "f.txt"
 
 
+@pytest.mark.parametrize("make", ["missing", "file"])
+def test_a_mirror_that_is_not_a_folder_is_an_error(tmp_path, monkeypatch, no_network, make):
+    mirror = tmp_path / "mirorr"                               # a typo, or a file
+    if make == "file":
+        mirror.write_text("not a folder")
+    (tmp_path / "f.txt").write_text("cached")
+    problem = "does not exist" if make == "missing" else "is a file, not a folder"
+    monkeypatch.setenv(MIRROR_ENV, str(mirror))
+    for call in (lambda: fetch("f.txt", "https://example.invalid/f.txt", cache_dir=tmp_path),
+                 lambda: find_tatoeba(cache_dir=tmp_path)):
+        with pytest.raises(DataUnavailableError) as info:
+            call()
+        message = str(info.value)
+        assert f"{MIRROR_ENV}={mirror}" in message and problem in message
+    monkeypatch.delenv(MIRROR_ENV)
+    with pytest.raises(DataUnavailableError, match=rf"mirror='.*mirorr'.*{problem}"):
+        fetch("f.txt", "https://example.invalid/f.txt", cache_dir=tmp_path, mirror=mirror)
+    assert no_network == []                                    # never went online instead
+
+
 def test_fetch_downloads_into_the_cache(tmp_path, monkeypatch):
     monkeypatch.delenv(MIRROR_ENV, raising=False)
     payload = b"hello\tbonjour\n"
@@ -131,7 +152,9 @@ def test_shared_tatoeba_sample_through_the_mirror(tmp_path, monkeypatch, no_netw
     monkeypatch.setenv(MIRROR_ENV, str(folder))
     path = fetch(SHARED_SAMPLE.name, "https://example.invalid/fra-eng.zip", cache_dir=tmp_path)
     assert path.parent == folder and no_network == []
-    pairs = load_tatoeba(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                 # the real file: no header, no odd line
+        pairs = load_tatoeba(path)
     assert len(pairs) > 1000
     assert all(fr and en for fr, en in pairs)
     assert pairs[0] == ("Va !", "Go.")
@@ -198,6 +221,15 @@ def test_find_tatoeba_offline_says_how_to_get_it(tmp_path, no_network):
     with pytest.raises(DataUnavailableError, match="switched off"):
         find_tatoeba(cache_dir=tmp_path, download=False)
     assert len(no_network) == 1
+
+
+def test_find_tatoeba_offline_says_the_mirror_lacks_the_files(tmp_path, monkeypatch, no_network):
+    (tmp_path / "mirror").mkdir()
+    (tmp_path / "mirror" / "fra-eng.txt").write_text(TATOEBA_LINES)   # not one of the names looked for
+    monkeypatch.setenv(MIRROR_ENV, str(tmp_path / "mirror"))
+    with pytest.raises(DataUnavailableError) as info:
+        find_tatoeba(cache_dir=tmp_path / "cache")
+    assert f"the mirror {tmp_path / 'mirror'} holds none of fra.txt, eng-fra.txt" in str(info.value)
 
 
 def test_find_tatoeba_reads_the_environment_mirror(tmp_path, monkeypatch, no_network):

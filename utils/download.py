@@ -35,20 +35,37 @@ def _checksum_ok(path: Path, sha256: str | None, sha1: str | None) -> bool:
             and (sha1 is None or _digest(path, "sha1") == sha1.lower()))
 
 
+def _mirror_folder(mirror: str | Path | None) -> Path | None:
+    """The mirror folder: ``mirror``, else ``$SEQ2SEQ_DATA_MIRROR``, else None (no mirror).
+
+    A mirror that names no folder is an error, not skipped: a typo in the path would otherwise
+    send the loader online (or to a download error) without a word about the mirror.
+    """
+    given = mirror or os.environ.get(MIRROR_ENV)
+    if not given:
+        return None
+    folder = Path(given).expanduser()
+    if not folder.is_dir():
+        setting = f"mirror={str(given)!r}" if mirror else f"{MIRROR_ENV}={given}"
+        problem = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise DataUnavailableError(f"{setting}: the folder {folder} {problem}. Point {MIRROR_ENV} at the folder "
+                                   f"that holds the data files, or unset it to use the cache ({CACHE_DIR}) "
+                                   "and the download.")
+    return folder
+
+
 def fetch(filename: str, url: str, sha256: str | None = None,
           cache_dir: str | Path | None = None, mirror: str | Path | None = None,
           sha1: str | None = None) -> Path:
     """Return a local path to ``filename``: from the mirror folder, the cache, or ``url``.
 
-    ``mirror`` defaults to the environment variable ``SEQ2SEQ_DATA_MIRROR``. A downloaded file
-    whose checksum differs from ``sha256`` (or ``sha1``, for sources that publish only that)
-    is deleted and reported.
+    ``mirror`` defaults to the environment variable ``SEQ2SEQ_DATA_MIRROR``; one that names no
+    folder raises :class:`DataUnavailableError`. A downloaded file whose checksum differs from
+    ``sha256`` (or ``sha1``, for sources that publish only that) is deleted and reported.
     """
-    mirror = mirror or os.environ.get(MIRROR_ENV)
-    if mirror:
-        candidate = Path(mirror).expanduser() / filename
-        if candidate.exists():
-            return candidate
+    folder = _mirror_folder(mirror)
+    if folder is not None and (folder / filename).is_file():
+        return folder / filename
     cache = Path(cache_dir or CACHE_DIR)
     target = cache / filename
     if target.exists() and _checksum_ok(target, sha256, sha1):
@@ -92,23 +109,25 @@ def find_tatoeba(mirror: str | Path | None = None, cache_dir: str | Path | None 
     Looks in the mirror folder (``mirror``, default ``$SEQ2SEQ_DATA_MIRROR``) for one of
     :data:`TATOEBA_FILES`, then in the cache; otherwise downloads :data:`TATOEBA_URL` (checked
     against :data:`TATOEBA_SHA1`) and extracts ``fra.txt`` into the cache. Raises
-    :class:`DataUnavailableError`, saying how to get the file, when none of this works.
+    :class:`DataUnavailableError`, saying how to get the file, when none of this works, and when
+    the mirror names no folder.
     """
-    mirror = mirror or os.environ.get(MIRROR_ENV)
-    if mirror:
+    folder = _mirror_folder(mirror)
+    if folder is not None:
         for name in TATOEBA_FILES:
-            if (Path(mirror).expanduser() / name).exists():
-                return Path(mirror).expanduser() / name
+            if (folder / name).is_file():
+                return folder / name
     cache = Path(cache_dir or CACHE_DIR)
     text = cache / "fra.txt"
     if text.exists():
         return text
+    searched = f"; the mirror {folder} holds none of {', '.join(TATOEBA_FILES)}" if folder is not None else ""
     if not download:
-        raise DataUnavailableError(_how_to_get_tatoeba(cache, "downloads are switched off"))
+        raise DataUnavailableError(_how_to_get_tatoeba(cache, "downloads are switched off" + searched))
     try:
-        archive = fetch("fra-eng.zip", TATOEBA_URL, sha1=TATOEBA_SHA1, cache_dir=cache, mirror=mirror)
+        archive = fetch("fra-eng.zip", TATOEBA_URL, sha1=TATOEBA_SHA1, cache_dir=cache, mirror=folder)
     except DataUnavailableError as error:
-        raise DataUnavailableError(_how_to_get_tatoeba(cache, str(error).splitlines()[0])) from None
+        raise DataUnavailableError(_how_to_get_tatoeba(cache, str(error).splitlines()[0] + searched)) from None
     with zipfile.ZipFile(archive) as z, z.open(TATOEBA_MEMBER) as member, open(text.with_suffix(".part"), "wb") as out:
         shutil.copyfileobj(member, out)
     text.with_suffix(".part").replace(text)
