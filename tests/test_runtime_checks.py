@@ -37,6 +37,37 @@ def test_asking_for_a_missing_gpu_is_a_clear_error(monkeypatch):
         get_device("cuda:1")
 
 
+@pytest.mark.parametrize("setting, hint", [("gpu7", "torch calls a GPU 'cuda'"), ("GPU", "torch calls a GPU 'cuda'"),
+                                           ("mps", "'mps' is a torch device"), ("meta", "'meta' is a torch device"),
+                                           ("cuda:x", ""), ("cpu:1", ""), ("cpu,cuda", "")])
+def test_a_device_setting_the_series_cannot_use_names_the_variable(monkeypatch, setting, hint):
+    monkeypatch.setenv("SEQ2SEQ_DEVICE", setting)
+    with pytest.raises(ValueError) as info:
+        get_device()
+    message = str(info.value)
+    assert message.startswith(f"SEQ2SEQ_DEVICE={setting}: not a device")
+    assert hint in message and "'cpu', 'cuda' or 'cuda:N'" in message
+    assert "Expected one of" not in message                  # not torch's list of every device type
+    with pytest.raises(ValueError, match=rf"get_device\(prefer='{setting}'\)"):
+        get_device(prefer=setting)
+
+
+@pytest.mark.parametrize("setting", ["CPU", " cpu ", "Cpu:0"])
+def test_device_setting_ignores_case_and_spaces(monkeypatch, setting):
+    monkeypatch.setenv("SEQ2SEQ_DEVICE", setting)
+    assert get_device() == torch.device(setting.strip().lower())
+
+
+def test_a_gpu_number_torch_does_not_have(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setenv("SEQ2SEQ_DEVICE", "cuda:2")
+    with pytest.raises(RuntimeError, match=r"SEQ2SEQ_DEVICE=cuda:2: torch sees 2 CUDA GPU\(s\), numbered cuda:0 to cuda:1"):
+        get_device()
+    monkeypatch.setenv("SEQ2SEQ_DEVICE", "CUDA:1")
+    assert get_device() == torch.device("cuda:1")
+
+
 # ----------------------------------------------------------------------------- seeding
 def draws():
     return random.random(), float(np.random.rand()), torch.rand(3).tolist(), torch.nn.Linear(3, 2).weight.tolist()

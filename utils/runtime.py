@@ -4,19 +4,50 @@ from __future__ import annotations
 import os
 import platform
 import random
+import re
 
 import numpy as np
 import torch
 
 
+DEVICE_ENV = "SEQ2SEQ_DEVICE"
+
+
 def get_device(prefer: str | None = None) -> torch.device:
-    """``cuda`` when a GPU is available, else ``cpu``. ``SEQ2SEQ_DEVICE=cpu`` (or ``prefer``) overrides."""
-    choice = prefer or os.environ.get("SEQ2SEQ_DEVICE")
-    if choice:
-        if choice.startswith("cuda") and not torch.cuda.is_available():
-            raise RuntimeError(f"device {choice!r} requested but torch sees no CUDA GPU")
-        return torch.device(choice)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """``cuda`` when a GPU is available, else ``cpu``. ``SEQ2SEQ_DEVICE`` (or ``prefer``) overrides.
+
+    The setting is ``cpu``, ``cuda`` or ``cuda:N``, in any case (``CPU`` works). Anything else —
+    ``gpu``, a typo, or a torch device this series does not run on (``mps``, ``meta``, …) — is a
+    ``ValueError`` that names the setting; a GPU torch cannot see is a ``RuntimeError``.
+    """
+    choice = prefer or os.environ.get(DEVICE_ENV)
+    if not choice or not choice.strip():
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    setting = f"get_device(prefer={choice!r})" if prefer else f"{DEVICE_ENV}={choice}"
+    name = choice.strip().lower()
+    match = re.fullmatch(r"(cpu|cuda)(?::(\d+))?", name)
+    if match is None or (match[1] == "cpu" and match[2] not in (None, "0")):
+        hint = " (torch calls a GPU 'cuda')" if name.startswith("gpu") else ""
+        if not hint and match is None and _torch_knows(name):
+            hint = f" ('{name}' is a torch device, but the series runs on cpu and cuda only)"
+        raise ValueError(f"{setting}: not a device this series runs on{hint}; use 'cpu', 'cuda' or "
+                         "'cuda:N' (N counts from 0), or leave it unset to use a GPU when there is one")
+    if match[1] == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"{setting}: device {name!r} requested but torch sees no CUDA GPU; "
+                               f"use 'cpu', or leave {DEVICE_ENV} unset")
+        count = torch.cuda.device_count()
+        if match[2] is not None and int(match[2]) >= count:
+            raise RuntimeError(f"{setting}: torch sees {count} CUDA GPU(s), numbered cuda:0 to cuda:{count - 1}")
+    return torch.device(name)
+
+
+def _torch_knows(name: str) -> bool:
+    try:
+        torch.device(name)
+    except RuntimeError:
+        return False
+    return True
 
 
 def seed_everything(seed: int = 0) -> None:
