@@ -1,13 +1,16 @@
 """Checkpoints and the model cache of ``train_or_load`` (tiny data)."""
+import zipfile
+
 import pytest
 import torch
 
 from utils import checkpoints
-from utils.checkpoints import load_checkpoint, save_checkpoint, train_or_load
+from utils.checkpoints import CheckpointError, load_checkpoint, save_checkpoint, train_or_load
 from utils.models import ModelConfig
+from utils.provenance import TrainedWith, trained_with
 from utils.text import build_vocab
 from utils.train import History
-from conftest import TINY, tiny_model
+from conftest import TINY, make_data, tiny_model
 
 
 def test_train_or_load_validate_records_valid_loss(data, tmp_path, monkeypatch):
@@ -70,7 +73,97 @@ def test_checkpoint_vocab_mismatch(data, tmp_path):
         load_checkpoint(path, data.src_vocab, other)
 
 
+def test_checkpoint_with_swapped_vocabularies(data, tmp_path):
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, tiny_model(data), data.src_vocab, data.tgt_vocab)
+    with pytest.raises(ValueError, match=r"m\.pt: the source and target vocabularies are swapped"):
+        load_checkpoint(path, data.tgt_vocab, data.src_vocab)
+
+
+def not_checkpoints(tmp_path, data):
+    """Files a user might pass by mistake, by what they are."""
+    (tmp_path / "notes.txt").write_text("hello, this is text\n")
+    (tmp_path / "other.txt").write_text("ahem\n")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with zipfile.ZipFile(tmp_path / "archive.zip", "w") as z:
+        z.writestr("fra.txt", "Go.\tVa !\n")
+    torch.save([1, 2, 3], tmp_path / "list.pt")
+    torch.save(tiny_model(data).state_dict(), tmp_path / "weights.pt")
+    return ["notes.txt", "other.txt", "empty.pt", "archive.zip", "list.pt", "weights.pt"]
+
+
+def test_a_file_that_is_not_a_checkpoint_is_named(data, tmp_path):
+    for name in not_checkpoints(tmp_path, data):
+        with pytest.raises(CheckpointError) as info:
+            load_checkpoint(tmp_path / name, data.src_vocab, data.tgt_vocab)
+        message = str(info.value)
+        assert message.startswith(f"{tmp_path / name}") and "not a checkpoint" in message, message
+        assert "weights_only" not in message and len(message) < 400
+        assert info.value.__context__ is None or info.value.__suppress_context__   # no torch traceback above it
+    with pytest.raises(CheckpointError, match="bare state_dict"):
+        load_checkpoint(tmp_path / "weights.pt", data.src_vocab, data.tgt_vocab)
+    with pytest.raises(FileNotFoundError, match=r"nope\.pt does not exist"):
+        load_checkpoint(tmp_path / "nope.pt", data.src_vocab, data.tgt_vocab)
+
+
+def edited_checkpoint(path, data, edit):
+    save_checkpoint(path, tiny_model(data), data.src_vocab, data.tgt_vocab)
+    blob = torch.load(path, weights_only=True)
+    edit(blob)
+    torch.save(blob, path)
+
+
+def test_a_config_field_this_version_does_not_know_is_named(data, tmp_path):
+    path = tmp_path / "future.pt"
+    edited_checkpoint(path, data, lambda blob: blob["config"].update(colour="blue"))
+    with pytest.raises(CheckpointError, match=r"future\.pt: its config has field\(s\) \['colour'\]"):
+        load_checkpoint(path, data.src_vocab, data.tgt_vocab)
+
+
+@pytest.mark.parametrize("edit", [lambda blob: blob["config"].update(decoder="lstm"),
+                                  lambda blob: blob["config"].update(hidden_size=7),
+                                  lambda blob: blob["state_dict"].pop("encoder.embedding.weight")])
+def test_a_model_this_version_cannot_rebuild_is_named(data, tmp_path, edit):
+    path = tmp_path / "odd.pt"
+    edited_checkpoint(path, data, edit)
+    with pytest.raises(CheckpointError, match=r"odd\.pt: the saved model does not fit this version's models"):
+        load_checkpoint(path, data.src_vocab, data.tgt_vocab)
+
+
+def test_a_checkpoint_without_a_record_still_loads(data, tmp_path):
+    path = tmp_path / "old.pt"
+    edited_checkpoint(path, data, lambda blob: blob.pop("trained_with"))
+    model, _, _ = load_checkpoint(path, data.src_vocab, data.tgt_vocab)
+    assert trained_with(model) == TrainedWith.of(data.src_vocab, data.tgt_vocab)   # lengths unknown
+
+
 # ----------------------------------------------------------------------------- train_or_load
+def test_train_or_load_records_what_the_model_was_trained_with(splits, tmp_path, monkeypatch):
+    config = ModelConfig(decoder="luong", **TINY)
+    for reverse in (False, True):
+        monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path / str(reverse))
+        data = make_data(splits, reverse_source=reverse)
+        longest = max(len(p.src_tokens) for p in splits["train"])
+        expected = TrainedWith.of(data.src_vocab, data.tgt_vocab, longest, reverse)
+        trained, _ = train_or_load("t", config, data, epochs=1, progress=False, verbose=False)
+        assert trained_with(trained) == expected and expected.max_src_len == longest
+        loaded, _ = train_or_load("t", config, data, epochs=1, progress=False, verbose=False)   # from the cache
+        assert trained_with(loaded) == expected
+        (path,) = (tmp_path / str(reverse)).glob("*.pt")
+        assert trained_with(load_checkpoint(path, data.src_vocab, data.tgt_vocab)[0]) == expected
+
+
+def test_train_or_load_fills_the_record_of_an_older_cached_file(data, tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
+    config = ModelConfig(decoder="luong", **TINY)
+    train_or_load("t", config, data, epochs=1, progress=False, verbose=False)
+    (path,) = tmp_path.glob("*.pt")
+    blob = torch.load(path, weights_only=True)
+    del blob["trained_with"]                                  # as saved before checkpoints kept it
+    torch.save(blob, path)
+    loaded, _ = train_or_load("t", config, data, epochs=1, progress=False, verbose=False)
+    assert trained_with(loaded).max_src_len == data.longest_source
+
 def test_train_or_load_uses_the_cache(data, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
     calls = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterator, Sequence
 
 import torch
@@ -135,6 +136,12 @@ class ParallelData:
     tgt_vocab: Vocab
     reverse_source: bool = False
     batch_size: int = 64
+
+    @cached_property
+    def longest_source(self) -> int:
+        """Tokens in the longest training source sentence: the longest a model trained on this data
+        has seen (computed once per object)."""
+        return max(len(p.src_tokens) for p in self.train)
 
     def dataset(self, split: str) -> TranslationDataset:
         pairs = [(p.src_tokens, p.tgt_tokens) for p in getattr(self, split)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Callable
 
@@ -17,6 +17,7 @@ import torch
 from utils.batching import ParallelData
 from utils.data import CACHE_DIR
 from utils.models import ModelConfig, Seq2Seq, build_model
+from utils.provenance import TrainedWith, trained_with
 from utils.runtime import seed_everything
 from utils.text import Vocab
 from utils.train import History, fit
@@ -24,33 +25,85 @@ from utils.train import History, fit
 MODEL_CACHE = CACHE_DIR / "models"
 
 
+class CheckpointError(ValueError):
+    """A file that is not a readable checkpoint of this series; the message names the file."""
+
+
+CHECKPOINT_KEYS = ("config", "state_dict", "src_itos", "tgt_itos")
+
+
 def save_checkpoint(path: str | Path, model: Seq2Seq, src_vocab: Vocab, tgt_vocab: Vocab,
                     history: History | None = None, extra: dict | None = None) -> None:
-    """Weights, config, both vocabularies and the training history in one file."""
+    """Weights, config, both vocabularies, the training history and the model's
+    :class:`~utils.provenance.TrainedWith` record (when it has one) in one file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    record = trained_with(model)
     torch.save({"config": asdict(model.config), "state_dict": model.state_dict(),
                 "src_itos": src_vocab.itos, "tgt_itos": tgt_vocab.itos,
-                "history": history.to_dict() if history else None, "extra": extra or {}}, path)
+                "history": history.to_dict() if history else None, "extra": extra or {},
+                "trained_with": record.to_dict() if record else None}, path)
+
+
+def _read_checkpoint(path: Path, device: torch.device | str) -> dict:
+    """``torch.load(weights_only=True)``, with errors that name the file and say what it is instead."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist" if not path.exists() else f"{path} is not a file")
+    try:
+        blob = torch.load(path, map_location=device, weights_only=True)
+    except OSError:
+        raise
+    except Exception as error:  # UnpicklingError, KeyError, EOFError, RuntimeError: whatever the bytes give
+        reason = (str(error).strip().splitlines() or [""])[0][:160]
+        raise CheckpointError(f"{path} is not a checkpoint: torch.load cannot read it ({type(error).__name__}: "
+                              f"{reason}). Give a file written by save_checkpoint or train_or_load") from None
+    if not isinstance(blob, dict) or any(key not in blob for key in CHECKPOINT_KEYS):
+        if isinstance(blob, dict) and blob and all(isinstance(v, torch.Tensor) for v in blob.values()):
+            what = "a bare state_dict (weights only, without config and vocabularies)"
+        else:
+            what = f"a {type(blob).__name__} without " + ", ".join(
+                repr(k) for k in CHECKPOINT_KEYS if not isinstance(blob, dict) or k not in blob)
+        raise CheckpointError(f"{path} is not a checkpoint of this series: it holds {what}; save models with "
+                              "save_checkpoint")
+    return blob
 
 
 def load_checkpoint(path: str | Path, src_vocab: Vocab, tgt_vocab: Vocab,
                     device: torch.device | str = "cpu") -> tuple[Seq2Seq, History | None, dict]:
     """Rebuild a model saved by :func:`save_checkpoint` (``torch.load(weights_only=True)``).
 
-    Raises ``ValueError`` if the checkpoint was trained with other vocabularies: its ids would
-    mean other words.
+    Raises ``ValueError`` if the checkpoint was trained with other vocabularies (its ids would
+    mean other words), and :class:`CheckpointError` (a ``ValueError``) naming the file when it is
+    not a checkpoint, or one whose config or weights this version's models cannot take. The model
+    returned carries a :class:`~utils.provenance.TrainedWith` record (``model.trained_with``).
     """
-    blob = torch.load(path, map_location=device, weights_only=True)
+    path = Path(path)
+    blob = _read_checkpoint(path, device)
+    if blob["src_itos"] == tgt_vocab.itos and blob["tgt_itos"] == src_vocab.itos and src_vocab != tgt_vocab:
+        raise ValueError(f"{path}: the source and target vocabularies are swapped: pass the source (French) "
+                         "vocabulary first")
     for side, vocab in (("src", src_vocab), ("tgt", tgt_vocab)):
         if blob[f"{side}_itos"] != vocab.itos:
             raise ValueError(f"{path}: checkpoint's {side} vocabulary ({len(blob[f'{side}_itos'])} tokens) "
                              f"differs from the one given ({len(vocab)} tokens); rebuild the vocabulary "
                              "from the data the model was trained on")
-    model = build_model(ModelConfig(**blob["config"]), len(src_vocab), len(tgt_vocab), src_vocab.pad_id)
-    model.load_state_dict(blob["state_dict"])
-    history = History.from_dict(blob["history"]) if blob["history"] else None
-    return model.to(device), history, blob["extra"]
+    known = {f.name for f in fields(ModelConfig)}
+    unknown = sorted(set(blob["config"]) - known)
+    if unknown:
+        raise CheckpointError(f"{path}: its config has field(s) {unknown} that this version's ModelConfig does "
+                              f"not know (it knows {sorted(known)}); the file was written by another version "
+                              "of the series: retrain, or delete it to let train_or_load retrain")
+    try:
+        model = build_model(ModelConfig(**blob["config"]), len(src_vocab), len(tgt_vocab), src_vocab.pad_id)
+        model.load_state_dict(blob["state_dict"])
+    except (ValueError, RuntimeError, TypeError) as error:
+        reason = (str(error).strip().splitlines() or [""])[0][:200]
+        raise CheckpointError(f"{path}: the saved model does not fit this version's models "
+                              f"({type(error).__name__}: {reason}); retrain it") from None
+    record = blob.get("trained_with")
+    model.trained_with = (TrainedWith.from_dict(record) if record else TrainedWith.of(src_vocab, tgt_vocab))
+    history = History.from_dict(blob["history"]) if blob.get("history") else None
+    return model.to(device), history, blob.get("extra") or {}
 
 
 def train_or_load(name: str, config: ModelConfig, data: ParallelData, *, epochs: int = 3, lr: float = 1e-2,
@@ -66,6 +119,8 @@ def train_or_load(name: str, config: ModelConfig, data: ParallelData, *, epochs:
     The cache key covers the config, training settings, vocabularies, corpus size, source
     reversal and torch version. ``schedule_name`` must describe a callable ``teacher_forcing``.
     ``validate=True`` records the validation loss after every epoch (``history.valid_loss``).
+    The model carries a :class:`~utils.provenance.TrainedWith` record: its vocabularies, the
+    longest training source and the source order, which :mod:`utils.decode` checks and uses.
     """
     if callable(teacher_forcing) and not schedule_name:
         raise ValueError("give schedule_name when teacher_forcing is a schedule (it keys the cache)")
@@ -73,13 +128,16 @@ def train_or_load(name: str, config: ModelConfig, data: ParallelData, *, epochs:
                       data.batch_size, len(data.train), data.src_vocab.itos, data.tgt_vocab.itos,
                       torch.__version__] + (["validate"] if validate else []), sort_keys=True)
     path = MODEL_CACHE / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"  # same setup, same file
+    record = TrainedWith.of(data.src_vocab, data.tgt_vocab, data.longest_source, data.reverse_source)
     if use_cache and path.exists():
         model, history, _ = load_checkpoint(path, data.src_vocab, data.tgt_vocab, device)
+        model.trained_with = record     # also for files saved before checkpoints stored it
         if verbose:
             print(f"{name}: loaded the model trained earlier in this series (delete data/cache/ to retrain)")
         return model, history
     seed_everything(seed)
     model = build_model(config, len(data.src_vocab), len(data.tgt_vocab), data.src_vocab.pad_id)
+    model.trained_with = record
     start = time.perf_counter()
     history = fit(model, data.loader("train", seed=seed), epochs, lr=lr, lr_decay=lr_decay, teacher_forcing=teacher_forcing,
                   valid_loader=data.loader("valid") if validate else None,
