@@ -6,7 +6,7 @@ import torch
 import torch.nn as nn
 
 from utils.batching import collate
-from utils.decode import (Translation, beam_hypotheses, beam_search, default_max_len, greedy_decode, length_penalty, translate,
+from utils.decode import (Translation, TranslationWarning, beam_hypotheses, beam_search, default_max_len, greedy_decode, length_penalty, translate,
                           translate_tokens)
 from utils.models import ModelConfig, build_model
 from utils.text import build_vocab, tokenize
@@ -269,7 +269,8 @@ def test_translate_too_long(vocabs):
     model = Stub([[tgt_v.eos_id]])
     sentence = "le chat dort ."
     assert translate(model, sentence, src_v, tgt_v, max_src_len=4).warnings == []
-    t = translate(model, sentence, src_v, tgt_v, max_src_len=3)
+    with pytest.warns(TranslationWarning, match="4 tokens"):
+        t = translate(model, sentence, src_v, tgt_v, max_src_len=3)
     assert len(t.warnings) == 1 and "4 tokens" in t.warnings[0] and "3" in t.warnings[0]
     assert t.output == [] and t.attention.shape == (1, 5)
 
