@@ -4,7 +4,6 @@ import math
 import pytest
 import torch
 import torch.nn as nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from utils.batching import collate
 from utils.models import (BahdanauDecoder, BidirectionalEncoder, Encoder, LuongDecoder, ModelConfig, Seq2Seq, VanillaDecoder,
@@ -52,13 +51,10 @@ def run(model, items, **kwargs):
 def test_encoder_shapes_and_equality_with_packed_gru():
     torch.manual_seed(0)
     enc = Encoder(V_SRC, E, H)
-    items = sentences()
-    b = collate(items, 0, 0)
+    b = collate(sentences(), 0, 0)
     enc_out, hidden = enc(b.src, b.src_lengths)
     assert enc_out.shape == (3, 7, H) and hidden.shape == (1, 3, H)
-    packed = pack_padded_sequence(enc.embedding(b.src), b.src_lengths, batch_first=True, enforce_sorted=False)
-    ref_out, ref_hidden = enc.rnn(packed)
-    ref_out, _ = pad_packed_sequence(ref_out, batch_first=True, total_length=b.src.size(1))
+    ref_out, ref_hidden = enc.forward_packed(b.src, b.src_lengths)     # pack_padded_sequence
     torch.testing.assert_close(enc_out, ref_out, atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(hidden, ref_hidden, atol=1e-6, rtol=1e-5)
     assert (enc_out[~b.src_mask] == 0).all()
@@ -67,22 +63,32 @@ def test_encoder_shapes_and_equality_with_packed_gru():
 def test_bidirectional_encoder_equals_packed_bidirectional_gru():
     torch.manual_seed(0)
     enc = BidirectionalEncoder(V_SRC, E, H).eval()
-    reference = nn.GRU(E, H, batch_first=True, bidirectional=True)
-    with torch.no_grad():                       # the same weights: forward GRU, then backward GRU
-        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
-            getattr(reference, name).copy_(getattr(enc.rnn, name))
-            getattr(reference, name + "_reverse").copy_(getattr(enc.rnn_backward, name))
     b = collate(sentences(), 0, 0)
     states, final = enc.states(b.src, b.src_lengths)
-    packed = pack_padded_sequence(enc.embedding(b.src), b.src_lengths, batch_first=True, enforce_sorted=False)
-    ref_out, ref_hidden = reference(packed)
-    ref_out, _ = pad_packed_sequence(ref_out, batch_first=True, total_length=b.src.size(1))
-    torch.testing.assert_close(states, ref_out, atol=1e-6, rtol=1e-5)
-    torch.testing.assert_close(final, torch.cat([ref_hidden[0], ref_hidden[1]], dim=-1), atol=1e-6, rtol=1e-5)
+    ref_states, ref_final = enc.states_packed(b.src, b.src_lengths)   # one packed bidirectional nn.GRU
+    torch.testing.assert_close(states, ref_states, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(final, ref_final, atol=1e-6, rtol=1e-5)
     enc_out, hidden = enc(b.src, b.src_lengths)
+    ref_out, ref_hidden = enc.forward_packed(b.src, b.src_lengths)
+    torch.testing.assert_close(enc_out, ref_out, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(hidden, ref_hidden, atol=1e-6, rtol=1e-5)
     assert enc_out.shape == (3, 7, H) and hidden.shape == (1, 3, H)     # projected back to H
     assert (enc_out[~b.src_mask] == 0).all()
     torch.testing.assert_close(hidden[0], torch.tanh(enc.project_hidden(final)))
+
+
+def test_bidirectional_states_read_the_sentence_both_ways():
+    # one sentence, no padding: the backward half is the backward GRU run over the reversed words
+    torch.manual_seed(0)
+    enc = BidirectionalEncoder(V_SRC, E, H).eval()
+    src = sentences()[1][0][None]                                         # [1, 7]
+    states, final = enc.states(src, torch.tensor([7]))
+    embedded = enc.embedding(src)
+    forward, _ = enc.rnn(embedded)
+    backward, _ = enc.rnn_backward(embedded.flip(1))
+    torch.testing.assert_close(states[..., :H], forward, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(states[..., H:], backward.flip(1), atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(final, torch.cat([forward[:, -1], backward[:, -1]], -1), atol=1e-6, rtol=1e-5)
 
 
 def test_bidirectional_state_sees_the_words_after_it():

@@ -5,6 +5,10 @@ hidden size, ``V`` a vocabulary size. Every decoder offers
 
 * ``step(y_prev, state, enc_out, src_mask)`` — one time step (used for free-running decoding),
 * ``forward_teacher(tgt_in, state, enc_out, src_mask)`` — the whole gold target at once.
+
+Where a fast path replaces the textbook code (the encoders, :func:`gru_step`), the textbook
+version stays beside it (``forward_packed``, the docstring of ``gru_step``) and a test checks
+that the two agree.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from utils.attention import attend, make_score
 
@@ -31,19 +36,27 @@ class ModelConfig:
 
 def gru_step(rnn: nn.GRU, x: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
     """One step of a one-layer ``nn.GRU``: ``x [batch, 1, I]``, ``hidden [1, batch, H]`` →
-    the new state ``[1, batch, H]``. Same weights and result as ``rnn(x, hidden)``, with less
-    per-call overhead (``torch.gru_cell``), which matters in step-by-step loops."""
+    the new state ``[1, batch, H]``. It computes exactly what the GRU itself computes::
+
+        _, new_hidden = rnn(x, hidden)
+
+    with the same weights, through ``torch.gru_cell`` — the kernel behind ``nn.GRUCell``, not
+    part of PyTorch's documented Python API. It skips ``nn.GRU``'s per-call checks, which add up
+    in a decoding loop of many tiny steps. ``test_gru_step_equals_nn_gru`` checks the two agree.
+    """
     h = torch.gru_cell(x[:, 0], hidden[0], rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0)
-    return h[None]
+    return h[None]                                                    # [1, batch, H]
 
 
 class Encoder(nn.Module):
     """Embedding + GRU over a right-padded batch.
 
-    Padding only ever comes *after* a sentence's last token, so a left-to-right GRU's states at
-    real positions never see it; the final state is read at each sentence's own last token and
-    the padded positions are zeroed. This equals ``pack_padded_sequence`` exactly (a test checks)
-    and is several times faster on CPU, where the packed GRU's backward pass dominates training.
+    The textbook way is :meth:`forward_packed`: pack the batch so the GRU stops at each
+    sentence's last token. :meth:`forward` gets the same result without packing: padding only
+    ever comes *after* a sentence's last token, so a left-to-right GRU's states at real positions
+    never see it; the final state is read at each sentence's own last token and the padded
+    positions are zeroed. A test checks that the two agree; the unpacked one is several times
+    faster on CPU, where the packed GRU's backward pass dominates training.
     """
 
     def __init__(self, vocab_size: int, emb_size: int, hidden_size: int, dropout: float = 0.0, pad_id: int = 0):
@@ -64,14 +77,27 @@ class Encoder(nn.Module):
         enc_out = enc_out * real.unsqueeze(-1)                            # zeros at padding
         return enc_out, hidden
 
+    def forward_packed(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same as :meth:`forward`, the textbook way: ``pack_padded_sequence`` tells the GRU
+        each sentence's length, so it stops at the last real token and its final state is that
+        token's. Slower on CPU; kept as the reference the tests compare :meth:`forward` with."""
+        embedded = self.dropout(self.embedding(src))                      # [batch, src_len, E]
+        packed = pack_padded_sequence(embedded, src_lengths.cpu(), batch_first=True, enforce_sorted=False)
+        packed_out, hidden = self.rnn(packed)                             # hidden: [1, batch, H]
+        enc_out, _ = pad_packed_sequence(packed_out, batch_first=True,
+                                         total_length=src.size(1))       # [batch, src_len, H], zeros at padding
+        return enc_out, hidden
+
 
 class BidirectionalEncoder(Encoder):
     """:class:`Encoder` plus a second GRU that reads each sentence right to left, as in Bahdanau et
     al. (2015): the state at word ``j`` then summarises the words on *both* sides of it.
 
-    Each sentence is reversed within its own length (so padding still comes last) and the backward
-    states are put back in order. The two ``H``-sized states are concatenated and projected back to
-    ``H``, so every decoder and score works unchanged; the decoder starts from
+    The textbook way is one packed bidirectional ``nn.GRU`` (:meth:`states_packed`). :meth:`states`
+    gets the same states without packing: each sentence is reversed within its own length (so
+    padding still comes last), read by the backward GRU, and the backward states are put back in
+    order. The two ``H``-sized states are concatenated and projected back to ``H``, so every
+    decoder and score works unchanged; the decoder starts from
     ``tanh(W [forward final; backward final])``.
     """
 
@@ -97,9 +123,35 @@ class BidirectionalEncoder(Encoder):
         backward = backward.gather(1, flip.expand(-1, -1, backward.size(2)))  # back in sentence order
         return torch.cat([forward, backward], dim=-1) * real.unsqueeze(-1), final
 
+    def states_packed(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same as :meth:`states`, the textbook way: one packed bidirectional ``nn.GRU`` pass.
+        Kept as the reference the tests compare :meth:`states` with.
+
+        The encoder keeps its two directions as two GRUs, so the pass runs PyTorch's
+        bidirectional GRU with *their* weights (``torch.func.functional_call``; the ``_reverse``
+        weights are the backward direction's). The module is built on the ``meta`` device: it
+        only describes the computation and holds no weights of its own."""
+        embedded = self.dropout(self.embedding(src))                      # [batch, src_len, E]
+        packed = pack_padded_sequence(embedded, src_lengths.cpu(), batch_first=True, enforce_sorted=False)
+        both_ways = nn.GRU(self.rnn.input_size, self.rnn.hidden_size, batch_first=True, bidirectional=True,
+                           device="meta")
+        weights = {**dict(self.rnn.named_parameters()),
+                   **{name + "_reverse": w for name, w in self.rnn_backward.named_parameters()}}
+        packed_out, hidden = torch.func.functional_call(both_ways, weights, (packed,))  # hidden: [2, batch, H]
+        states, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=src.size(1))  # [batch, src_len, 2H]
+        return states, torch.cat([hidden[0], hidden[1]], dim=-1)          # final: [batch, 2H]
+
     def forward(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns ``enc_out [batch, src_len, H]`` (zeros at padding) and ``hidden [1, batch, H]``."""
-        states, final = self.states(src, src_lengths)
+        return self._project(*self.states(src, src_lengths), src, src_lengths)
+
+    def forward_packed(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`forward` on top of :meth:`states_packed` (the reference for the tests)."""
+        return self._project(*self.states_packed(src, src_lengths), src, src_lengths)
+
+    def _project(self, states: torch.Tensor, final: torch.Tensor, src: torch.Tensor,
+                 src_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``states [batch, src_len, 2H]``, ``final [batch, 2H]`` → ``enc_out``, ``hidden`` of size H."""
         real = torch.arange(src.size(1), device=src.device)[None, :] < src_lengths.to(src.device)[:, None]
         enc_out = self.project_out(states) * real.unsqueeze(-1)           # [batch, src_len, H]
         hidden = torch.tanh(self.project_hidden(final))[None]             # [1, batch, H]
