@@ -101,6 +101,14 @@ def beam_search(model: nn.Module, src: torch.Tensor, src_lengths: torch.Tensor, 
     :func:`greedy_decode`). The search stops when ``beam_size`` beams have ended. Returns them
     best first by ``log_prob / length_penalty(len + 1, alpha)``. With ``beam_size=1`` the result
     is the greedy translation.
+
+    One step: the open beams (one row each in the decoder's batch) take a decoder step together.
+    Each beam's log-probability plus each next word's gives the score of every one-word
+    extension (``beams × V`` candidates). The ``width`` best survive, where ``width`` is
+    ``beam_size`` minus the beams already finished. A survivor that ends with ``<eos>`` is
+    *finished* (a :class:`Hypothesis`, ranked by its length-penalised score at the end); the
+    others stay open (``keep``) for the next step. So the beam shrinks by one for every
+    hypothesis that finishes, and the search stops when no beam is left open.
     """
     if src.size(0) != 1:
         raise ValueError(f"beam_search translates one sentence at a time, got a batch of {src.size(0)}")
@@ -111,40 +119,40 @@ def beam_search(model: nn.Module, src: torch.Tensor, src_lengths: torch.Tensor, 
     model.eval()
     decoder = model.decoder
     enc_out, enc_hidden = model.encoder(src, src_lengths)
-    state = decoder.init_state(enc_hidden, enc_out)
+    state = decoder.init_state(enc_hidden, enc_out)                         # one row: the empty beam
     never = [sos_id] + ([pad_id] if pad_id is not None else [])
+    # The open beams, one entry each: the words so far, their attention rows, the summed log-probability.
     alive_ids: list[list[int]] = [[]]
     alive_att: list[list[torch.Tensor]] = [[]]
     alive_logp = torch.zeros(1, device=src.device)                          # [beams]
-    y_prev = torch.tensor([sos_id], device=src.device)
-    finished: list[Hypothesis] = []
+    y_prev = torch.tensor([sos_id], device=src.device)                      # each beam's last word
+    finished: list[Hypothesis] = []                                         # the beams that wrote <eos>
     for t in range(max_len + 1):
+        # 1. One decoder step for all open beams at once (the source repeated once per beam).
         n = len(alive_ids)
         logits, state, weights = decoder.step(y_prev, state, enc_out.expand(n, -1, -1), src_mask.expand(n, -1))
         logp = torch.log_softmax(logits.float(), dim=-1)                   # [beams, V]
         logp[:, never] = float("-inf")
         if t == max_len:                                                   # the limit: <eos> only
             logp[:, [i for i in range(logp.size(1)) if i != eos_id]] = float("-inf")
+        # 2. The score of every one-word extension of every beam; flat index = beam * V + word.
         total = (alive_logp[:, None] + logp).flatten()                     # [beams * V]
-        k = min(2 * beam_size, int(torch.isfinite(total).sum()))
-        best, flat = total.topk(k)
-        width = beam_size - len(finished)          # beams still open
-        keep = []
-        for rank, (value, index) in enumerate(zip(best.tolist(), flat.tolist())):
+        # 3. The `width` best extensions survive (never an impossible, -inf one).
+        width = beam_size - len(finished)                                  # places left in the beam
+        best, flat = total.topk(min(width, int(torch.isfinite(total).sum())))  # [≤ width], best first
+        keep = []                                  # (beam, word, log_prob, attention rows): the new open beams
+        for value, index in zip(best.tolist(), flat.tolist()):
             beam, word = divmod(index, logp.size(1))
             att = alive_att[beam] + ([weights[beam]] if weights is not None else [])
-            if word == eos_id:
-                if rank < width:                   # an ending among the `width` best candidates
-                    ids = alive_ids[beam]
-                    finished.append(Hypothesis(ids, value, value / length_penalty(len(ids) + 1, alpha),
-                                               torch.stack(att).cpu() if att else None))
-            elif len(keep) < width:
+            if word == eos_id:                     # it ends here: finished, and the beam shrinks by one
+                ids = alive_ids[beam]
+                finished.append(Hypothesis(ids, value, value / length_penalty(len(ids) + 1, alpha),
+                                           torch.stack(att).cpu() if att else None))
+            else:
                 keep.append((beam, word, value, att))
-            if len(keep) + len(finished) >= beam_size and rank + 1 >= width:
-                break
-        if len(finished) >= beam_size or not keep:
+        if not keep:                               # no beam left open
             break
-        keep = keep[:beam_size - len(finished)]
+        # 4. The open beams become the next step's batch: their decoder states, words and scores.
         index = torch.tensor([b for b, _, _, _ in keep], device=src.device)
         state = decoder.reorder_state(state, index)
         alive_ids = [alive_ids[b] + [w] for b, w, _, _ in keep]
