@@ -182,6 +182,33 @@ def test_teacher_forced_loop_matches_forward():
     torch.testing.assert_close(weights, ref_weights)
 
 
+def test_teacher_forcing_ratio_is_the_share_of_gold_words_fed(monkeypatch):
+    model = make(CONFIGS[1])
+    b = collate(sentences() * 40, 0, 0)                    # 120 sentences: about 1000 choices
+    fed, predicted = [], []
+    original = model.decoder.step
+
+    def spy(y_prev, *rest):
+        out = original(y_prev, *rest)
+        fed.append(y_prev)
+        predicted.append(out[0].argmax(-1))
+        return out
+
+    monkeypatch.setattr(model.decoder, "step", spy)
+    torch.manual_seed(0)
+    model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1], teacher_forcing=0.3)
+    gold = b.tgt[:, :-1]
+    took_gold = took_own = 0
+    for t in range(1, gold.size(1)):
+        is_gold, is_own = fed[t] == gold[:, t], fed[t] == predicted[t - 1]
+        assert (is_gold | is_own).all()                    # always the gold word or the model's own
+        differ = gold[:, t] != predicted[t - 1]            # where the two choices can be told apart
+        took_gold += int((is_gold & differ).sum())
+        took_own += int((is_own & differ).sum())
+    assert took_gold + took_own > 500
+    assert 0.23 < took_gold / (took_gold + took_own) < 0.37  # 0.3 ± 4 standard deviations
+
+
 @pytest.mark.parametrize("config", [CONFIGS[0], CONFIGS[1], CONFIGS[5]], ids=["vanilla", "luong", "bahdanau"])
 def test_free_running_with_teacher_forcing_zero(config):
     model = make(config)

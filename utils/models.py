@@ -13,9 +13,11 @@ that the two agree.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn as nn
+from torch import Tensor
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from utils.attention import attend, make_score
@@ -34,7 +36,7 @@ class ModelConfig:
     bidirectional: bool = False # encoder reads both ways (Bahdanau et al.); see BidirectionalEncoder
 
 
-def gru_step(rnn: nn.GRU, x: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+def gru_step(rnn: nn.GRU, x: Tensor, hidden: Tensor) -> Tensor:
     """One step of a one-layer ``nn.GRU``: ``x [batch, 1, I]``, ``hidden [1, batch, H]`` →
     the new state ``[1, batch, H]``. It computes exactly what the GRU itself computes::
 
@@ -65,7 +67,7 @@ class Encoder(nn.Module):
         self.rnn = nn.GRU(emb_size, hidden_size, batch_first=True)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor]:
         """Returns ``enc_out [batch, src_len, H]`` (zeros at padding) and ``hidden [1, batch, H]``,
         the state after each sentence's last real token."""
         embedded = self.dropout(self.embedding(src))                      # [batch, src_len, E]
@@ -77,7 +79,7 @@ class Encoder(nn.Module):
         enc_out = enc_out * real.unsqueeze(-1)                            # zeros at padding
         return enc_out, hidden
 
-    def forward_packed(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_packed(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor]:
         """The same as :meth:`forward`, the textbook way: ``pack_padded_sequence`` tells the GRU
         each sentence's length, so it stops at the last real token and its final state is that
         token's. Slower on CPU; kept as the reference the tests compare :meth:`forward` with."""
@@ -107,7 +109,7 @@ class BidirectionalEncoder(Encoder):
         self.project_out = nn.Linear(2 * hidden_size, hidden_size)
         self.project_hidden = nn.Linear(2 * hidden_size, hidden_size)
 
-    def states(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def states(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor]:
         """The GRU states before the projections: ``[batch, src_len, 2H]`` (forward then backward,
         zeros at padding) and the final states ``[batch, 2H]`` (the forward state after the last
         word, the backward state after the first) — what a packed bidirectional ``nn.GRU`` gives."""
@@ -123,7 +125,7 @@ class BidirectionalEncoder(Encoder):
         backward = backward.gather(1, flip.expand(-1, -1, backward.size(2)))  # back in sentence order
         return torch.cat([forward, backward], dim=-1) * real.unsqueeze(-1), final
 
-    def states_packed(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def states_packed(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor]:
         """The same as :meth:`states`, the textbook way: one packed bidirectional ``nn.GRU`` pass.
         Kept as the reference the tests compare :meth:`states` with.
 
@@ -141,21 +143,24 @@ class BidirectionalEncoder(Encoder):
         states, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=src.size(1))  # [batch, src_len, 2H]
         return states, torch.cat([hidden[0], hidden[1]], dim=-1)          # final: [batch, 2H]
 
-    def forward(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor]:
         """Returns ``enc_out [batch, src_len, H]`` (zeros at padding) and ``hidden [1, batch, H]``."""
         return self._project(*self.states(src, src_lengths), src, src_lengths)
 
-    def forward_packed(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward_packed(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor]:
         """:meth:`forward` on top of :meth:`states_packed` (the reference for the tests)."""
         return self._project(*self.states_packed(src, src_lengths), src, src_lengths)
 
-    def _project(self, states: torch.Tensor, final: torch.Tensor, src: torch.Tensor,
-                 src_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _project(self, states: Tensor, final: Tensor, src: Tensor,
+                 src_lengths: Tensor) -> tuple[Tensor, Tensor]:
         """``states [batch, src_len, 2H]``, ``final [batch, 2H]`` → ``enc_out``, ``hidden`` of size H."""
         real = torch.arange(src.size(1), device=src.device)[None, :] < src_lengths.to(src.device)[:, None]
         enc_out = self.project_out(states) * real.unsqueeze(-1)           # [batch, src_len, H]
         hidden = torch.tanh(self.project_hidden(final))[None]             # [1, batch, H]
         return enc_out, hidden.contiguous()
+
+
+VanillaState = tuple[Tensor, Tensor]   # (RNN state s [1, batch, H], fixed context h_T [batch, H])
 
 
 class VanillaDecoder(nn.Module):
@@ -179,10 +184,10 @@ class VanillaDecoder(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(hidden_size, vocab_size)
 
-    def init_state(self, enc_hidden: torch.Tensor, enc_out: torch.Tensor):
+    def init_state(self, enc_hidden: Tensor, enc_out: Tensor) -> VanillaState:
         return enc_hidden, enc_hidden[-1]  # (RNN state [1, batch, H], fixed context h_T [batch, H])
 
-    def _run(self, y, hidden, context):
+    def _run(self, y: Tensor, hidden: Tensor, context: Tensor) -> tuple[Tensor, Tensor]:
         """Previous words ``y [batch, T]`` → logits ``[batch, T, V]`` and the new RNN state."""
         context = context[:, None].expand(-1, y.size(1), -1)                       # [batch, T, H]
         rnn_in = torch.cat([self.dropout(self.embedding(y)), context], dim=-1)     # [batch, T, E+H]
@@ -190,22 +195,27 @@ class VanillaDecoder(nn.Module):
         combined = torch.tanh(self.combine(torch.cat([context, outputs], dim=-1)))  # [batch, T, H]
         return self.out(self.dropout(combined)), hidden
 
-    def forward_teacher(self, tgt_in, state, enc_out, src_mask):
+    def forward_teacher(self, tgt_in: Tensor, state: VanillaState, enc_out: Tensor,
+                        src_mask: Tensor) -> tuple[Tensor, None]:
         """``tgt_in [batch, T]`` → ``logits [batch, T, V]``, no attention (None)."""
         logits, _ = self._run(tgt_in, *state)
         return logits, None
 
-    def step(self, y_prev, state, enc_out, src_mask):
+    def step(self, y_prev: Tensor, state: VanillaState, enc_out: Tensor,
+             src_mask: Tensor) -> tuple[Tensor, VanillaState, None]:
         """``y_prev [batch]`` → ``logits [batch, V]``, new state, no attention (None)."""
         hidden, context = state
         logits, hidden = self._run(y_prev[:, None], hidden, context)
         return logits[:, 0], (hidden, context), None
 
     @staticmethod
-    def reorder_state(state, index: torch.Tensor):
+    def reorder_state(state: VanillaState, index: Tensor) -> VanillaState:
         """The states of the sentences (or beams) ``index`` — used by beam search."""
         hidden, context = state
         return hidden.index_select(1, index), context.index_select(0, index)
+
+
+LuongState = Tensor                    # the RNN state s [1, batch, H]
 
 
 class LuongDecoder(nn.Module):
@@ -233,29 +243,34 @@ class LuongDecoder(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(hidden_size, vocab_size)           # W_o
 
-    def init_state(self, enc_hidden, enc_out):
+    def init_state(self, enc_hidden: Tensor, enc_out: Tensor) -> LuongState:
         return enc_hidden  # [1, batch, H]: step 1 of the seeds — the last encoder state
 
-    def _predict(self, states, enc_out, src_mask):
+    def _predict(self, states: Tensor, enc_out: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor]:
         context, weights = attend(states, enc_out, enc_out, src_mask, self.score)  # [b, T, H], [b, T, S]
         attentional = torch.tanh(self.combine(torch.cat([context, states], dim=-1)))  # [b, T, H]
         return self.out(self.dropout(attentional)), weights                        # [b, T, V]
 
-    def forward_teacher(self, tgt_in, state, enc_out, src_mask):
+    def forward_teacher(self, tgt_in: Tensor, state: LuongState, enc_out: Tensor,
+                        src_mask: Tensor) -> tuple[Tensor, Tensor]:
         """``tgt_in [batch, T]`` → ``logits [batch, T, V]``, ``weights [batch, T, S]``."""
         states, _ = self.rnn(self.dropout(self.embedding(tgt_in)), state)  # [batch, T, H]
         return self._predict(states, enc_out, src_mask)
 
-    def step(self, y_prev, state, enc_out, src_mask):
+    def step(self, y_prev: Tensor, state: LuongState, enc_out: Tensor,
+             src_mask: Tensor) -> tuple[Tensor, LuongState, Tensor]:
         state = gru_step(self.rnn, self.dropout(self.embedding(y_prev[:, None])), state)  # [1, batch, H]
         output = state.transpose(0, 1)                                    # [batch, 1, H]
         logits, weights = self._predict(output, enc_out, src_mask)
         return logits[:, 0], state, weights[:, 0]  # [batch, V], [1, batch, H], [batch, S]
 
     @staticmethod
-    def reorder_state(state, index: torch.Tensor):
+    def reorder_state(state: LuongState, index: Tensor) -> LuongState:
         """The states of the sentences (or beams) ``index`` — used by beam search."""
         return state.index_select(1, index)
+
+
+BahdanauState = tuple[Tensor, Tensor]  # (RNN state s [1, batch, H], the score's prepared keys [batch, S, A])
 
 
 class BahdanauDecoder(nn.Module):
@@ -277,11 +292,12 @@ class BahdanauDecoder(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(hidden_size, vocab_size)
 
-    def init_state(self, enc_hidden, enc_out):
+    def init_state(self, enc_hidden: Tensor, enc_out: Tensor) -> BahdanauState:
         # The state carries the keys prepared for the score (e.g. W2 h_j), computed once here.
         return enc_hidden, self.score.prepare_keys(enc_out)  # [1, batch, H], [batch, S, A]
 
-    def step(self, y_prev, state, enc_out, src_mask):
+    def step(self, y_prev: Tensor, state: BahdanauState, enc_out: Tensor,
+             src_mask: Tensor) -> tuple[Tensor, BahdanauState, Tensor]:
         hidden, keys = state
         query = hidden[-1][:, None]                                         # s_{i-1}: [batch, 1, H]
         context, weights = attend(query, enc_out, enc_out, src_mask, self.score, prepared_keys=keys)
@@ -291,23 +307,38 @@ class BahdanauDecoder(nn.Module):
         attentional = torch.tanh(self.combine(torch.cat([context, output], dim=-1)))  # [b, 1, H]
         return self.out(self.dropout(attentional))[:, 0], (hidden, keys), weights[:, 0]
 
-    def forward_teacher(self, tgt_in, state, enc_out, src_mask):
+    def forward_teacher(self, tgt_in: Tensor, state: BahdanauState, enc_out: Tensor,
+                        src_mask: Tensor) -> tuple[Tensor, Tensor]:
+        """``tgt_in [batch, T]`` → ``logits [batch, T, V]``, ``weights [batch, T, S]``, one step at a time."""
         return teacher_forced_loop(self, tgt_in, state, enc_out, src_mask)
 
     @staticmethod
-    def reorder_state(state, index: torch.Tensor):
+    def reorder_state(state: BahdanauState, index: Tensor) -> BahdanauState:
         """The states of the sentences (or beams) ``index`` — used by beam search."""
         hidden, keys = state
-        return hidden.index_select(1, index), (keys.index_select(0, index) if keys is not None else None)
+        return hidden.index_select(1, index), keys.index_select(0, index)
 
 
-def teacher_forced_loop(decoder: nn.Module, tgt_in, state, enc_out, src_mask):
-    """Teacher forcing one step at a time: ``logits [batch, T, V]``, ``weights [batch, T, S]`` or None."""
+def teacher_forced_loop(decoder: nn.Module, tgt_in: Tensor, state: Any, enc_out: Tensor, src_mask: Tensor,
+                        teacher_forcing: float = 1.0) -> tuple[Tensor, Tensor | None]:
+    """Run ``decoder`` one step at a time over ``tgt_in [batch, T]`` (from ``<sos>``).
+
+    Step ``t + 1`` is fed the gold word ``tgt_in[:, t + 1]`` with probability ``teacher_forcing``
+    (drawn per sentence and step), otherwise the model's own most likely word from step ``t``;
+    1.0 is plain teacher forcing, 0.0 runs free. Returns ``logits [batch, T, V]`` and
+    ``weights [batch, T, S]`` (None for a decoder without attention).
+    """
     logits, weights = [], []
+    y_prev = tgt_in[:, 0]                                                # <sos>: [batch]
     for t in range(tgt_in.size(1)):
-        step_logits, state, step_weights = decoder.step(tgt_in[:, t], state, enc_out, src_mask)
-        logits.append(step_logits)
-        weights.append(step_weights)
+        step_logits, state, step_weights = decoder.step(y_prev, state, enc_out, src_mask)
+        logits.append(step_logits)                                       # [batch, V]
+        weights.append(step_weights)                                     # [batch, S] or None
+        if t + 1 < tgt_in.size(1):
+            y_prev = tgt_in[:, t + 1]                                    # the gold word
+            if teacher_forcing < 1.0:
+                use_gold = torch.rand(tgt_in.size(0), device=tgt_in.device) < teacher_forcing  # [batch]
+                y_prev = torch.where(use_gold, y_prev, step_logits.argmax(-1))
     stacked = torch.stack(weights, dim=1) if weights[0] is not None else None
     return torch.stack(logits, dim=1), stacked
 
@@ -319,8 +350,8 @@ class Seq2Seq(nn.Module):
         super().__init__()
         self.encoder, self.decoder, self.config = encoder, decoder, config
 
-    def forward(self, src, src_lengths, src_mask, tgt_in, teacher_forcing: float = 1.0,
-                parallel: bool = True):
+    def forward(self, src: Tensor, src_lengths: Tensor, src_mask: Tensor, tgt_in: Tensor,
+                teacher_forcing: float = 1.0, parallel: bool = True) -> tuple[Tensor, Tensor | None]:
         """Args: ``src [batch, S]``, ``src_lengths [batch]``, ``src_mask [batch, S]``,
         ``tgt_in [batch, T]`` (gold target from ``<sos>``, without the final token).
 
@@ -334,21 +365,9 @@ class Seq2Seq(nn.Module):
             raise ValueError(f"teacher_forcing must be in [0, 1], got {teacher_forcing}")
         enc_out, enc_hidden = self.encoder(src, src_lengths)
         state = self.decoder.init_state(enc_hidden, enc_out)
-        if teacher_forcing == 1.0:
-            if parallel and self.decoder.parallel_teacher_forcing:
-                return self.decoder.forward_teacher(tgt_in, state, enc_out, src_mask)
-            return teacher_forced_loop(self.decoder, tgt_in, state, enc_out, src_mask)
-        logits, weights = [], []
-        y_prev = tgt_in[:, 0]
-        for t in range(tgt_in.size(1)):
-            step_logits, state, step_weights = self.decoder.step(y_prev, state, enc_out, src_mask)
-            logits.append(step_logits)
-            weights.append(step_weights)
-            if t + 1 < tgt_in.size(1):
-                use_gold = torch.rand(tgt_in.size(0), device=tgt_in.device) < teacher_forcing  # [batch]
-                y_prev = torch.where(use_gold, tgt_in[:, t + 1], step_logits.argmax(-1))
-        stacked = torch.stack(weights, dim=1) if weights[0] is not None else None
-        return torch.stack(logits, dim=1), stacked
+        if teacher_forcing == 1.0 and parallel and self.decoder.parallel_teacher_forcing:
+            return self.decoder.forward_teacher(tgt_in, state, enc_out, src_mask)
+        return teacher_forced_loop(self.decoder, tgt_in, state, enc_out, src_mask, teacher_forcing)
 
 
 def build_model(config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, pad_id: int = 0) -> Seq2Seq:
