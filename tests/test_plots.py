@@ -68,6 +68,7 @@ def test_plot_by_length():
     assert list(ax.get_lines()[0].get_ydata()) == [90.0, 60.0, 5.0]
     assert ax.get_ylabel() == "BLEU" and "length" in ax.get_xlabel() and ax.get_title() == "bottleneck"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["vanilla", "attention"]
+    assert ax.get_yscale() == "linear"
     ax.figure.canvas.draw()
     assert labels(ax.get_xticklabels()) == ["4–10", "11–20", "51–60"]
 

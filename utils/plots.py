@@ -66,13 +66,7 @@ def plot_by_length(curves: Mapping[str, Mapping[str, float]], ylabel: str = "BLE
     ax = _axes(ax, (7, 4))
     for name, scores in curves.items():
         ax.plot(list(scores), list(scores.values()), marker="o", label=name)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    if title:
-        ax.set_title(title)
-    return ax
+    return _finish(ax, xlabel, ylabel, title, log=False)
 
 
 def smooth(values: Sequence[float], window: int = 20) -> np.ndarray:
