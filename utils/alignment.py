@@ -1,5 +1,5 @@
 """Attention against the gold alignments: the weights a model puts on each source word while it
-reads the gold translation, and their alignment error rate (notebooks 03 and 05)."""
+reads the gold translation, and their alignment error rate (notebooks 03, 05 and 06)."""
 from __future__ import annotations
 
 import torch

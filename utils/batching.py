@@ -52,7 +52,7 @@ class Batch:
     """A padded batch. ``tgt`` includes ``<sos>`` and ``<eos>``."""
 
     src: torch.Tensor          # [batch, src_len]  (padded with pad_id)
-    src_lengths: torch.Tensor  # [batch]           (true lengths, on the CPU for packing)
+    src_lengths: torch.Tensor  # [batch]           (true lengths; ``to`` keeps them on the CPU, where Python reads them)
     tgt: torch.Tensor          # [batch, tgt_len]
     src_mask: torch.Tensor     # [batch, src_len]  True at real tokens, False at padding
 
