@@ -139,6 +139,23 @@ def test_padding_values_never_matter(name, qkv):
     torch.testing.assert_close(w1, w2)
 
 
+@pytest.mark.parametrize("name", ["dot", "scaled_dot", "general", "concat"])
+def test_a_source_with_no_real_token_gets_zero_weights_and_context(name, qkv):
+    q, k, v, mask = qkv
+    q.requires_grad_(True)
+    score = make_score(name, D, D)
+    empty = mask.clone()
+    empty[1] = False                                          # sentence 1: nothing to attend to
+    context, weights = attend(q, k, v, empty, score)
+    assert (weights[1] == 0).all() and (context[1] == 0).all()  # not NaN
+    full_context, full_weights = attend(q, k, v, mask, score)
+    for row in (0, 2):                                        # the other sentences are untouched
+        torch.testing.assert_close(weights[row], full_weights[row], atol=0, rtol=0)
+        torch.testing.assert_close(context[row], full_context[row], atol=0, rtol=0)
+    context.sum().backward()
+    assert torch.isfinite(q.grad).all() and (q.grad[1] == 0).all()
+
+
 def test_attend_rejects_bad_shapes(qkv):
     q, k, v, mask = qkv
     with pytest.raises(ValueError, match="3-D"):
