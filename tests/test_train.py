@@ -149,6 +149,32 @@ def test_fit_rejects_zero_epochs(tiny):
         fit(tiny_model(tiny), make_loader(ds, 8), epochs=0, progress=False, verbose=False)
 
 
+def test_fit_clips_the_gradient_norm(tiny, monkeypatch):
+    ds, _, tgt_v = tiny
+    seen = []
+
+    class Recording(torch.optim.Adam):
+        def step(self, *args, **kwargs):     # the gradient the optimizer is about to use
+            norms = [p.grad.norm() for group in self.param_groups for p in group["params"] if p.grad is not None]
+            seen.append(torch.stack(norms).norm().item())    # the norm of all gradients as one vector
+            return super().step(*args, **kwargs)
+
+    monkeypatch.setattr(torch.optim, "Adam", Recording)
+    loader = make_loader(ds, batch_size=8)
+
+    def huge_gradients():                    # logits × 1000: a loss in the thousands, steep gradients
+        model = tiny_model(tiny, "luong")
+        with torch.no_grad():
+            model.decoder.out.weight.mul_(1000.0)
+        return model
+
+    fit(huge_gradients(), loader, epochs=1, clip=float("inf"), pad_id=tgt_v.pad_id, progress=False, verbose=False)
+    assert min(seen) > 100                   # without clipping the optimizer sees them whole
+    seen.clear()
+    fit(huge_gradients(), loader, epochs=1, clip=1.0, pad_id=tgt_v.pad_id, progress=False, verbose=False)
+    assert len(seen) == len(loader) and max(seen) <= 1.0 + 1e-4
+
+
 def test_lr_decay_reaches_lr_times_decay_at_the_last_step(tiny, monkeypatch):
     ds, _, tgt_v = tiny
     seen = []
@@ -201,9 +227,10 @@ def test_history_round_trip():
     d = h.to_dict()
     assert set(d) == {"step_loss", "step_time", "step_ratio", "epoch_loss", "valid_loss", "epoch_time"}
     assert History.from_dict(d) == h
-    d["step_loss"].append(9.0)               # to_dict's lists are the History's own; from_dict copies
+    d["step_loss"].append(9.0)               # the dict's lists are copies: the history is unchanged
+    assert h.step_loss == [3.0, 2.5]
     again = History.from_dict(d)
-    d["step_loss"].append(10.0)
+    d["step_loss"].append(10.0)              # and from_dict copies them again
     assert again.step_loss == [3.0, 2.5, 9.0]
     assert History.from_dict(History().to_dict()) == History()
 

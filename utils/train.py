@@ -56,11 +56,13 @@ class History:
     valid_loss: list[float] = field(default_factory=list)    # validation loss per epoch (teacher-forced)
     epoch_time: list[float] = field(default_factory=list)    # seconds per epoch
 
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
+    def to_dict(self) -> dict[str, list[float]]:
+        """The lists by name (copies: changing the dict leaves this history alone)."""
+        return {name: list(values) for name, values in self.__dict__.items()}
 
     @classmethod
     def from_dict(cls, d: dict) -> "History":
+        """A history from :meth:`to_dict`'s output (the lists are copied)."""
         return cls(**{k: list(v) for k, v in d.items()})
 
 
