@@ -5,9 +5,10 @@ import pytest
 import torch
 import torch.nn as nn
 
+from utils.attention import ConcatScore, DotScore
 from utils.batching import collate
 from utils.models import (BahdanauDecoder, BidirectionalEncoder, Encoder, LuongDecoder, ModelConfig, Seq2Seq, VanillaDecoder,
-                          build_model, count_parameters, gru_step, teacher_forced_loop)
+                          build_model, count_parameters, gru_step)
 
 
 V_SRC, V_TGT, E, H = 23, 19, 6, 12
@@ -24,6 +25,8 @@ CONFIGS = [
 ]
 IDS = [(f"{c.decoder}-{c.score}" if c.decoder != "vanilla" else "vanilla") + ("-bi" if c.bidirectional else "")
        for c in CONFIGS]
+PARALLEL = [(c, i) for c, i in zip(CONFIGS, IDS) if c.decoder != "bahdanau"]   # a one-call teacher-forced path
+BAHDANAU = [(c, i) for c, i in zip(CONFIGS, IDS) if c.decoder == "bahdanau"]
 
 
 def make(config, seed=0):
@@ -145,9 +148,10 @@ def test_shapes(config):
         torch.testing.assert_close(weights.sum(-1), torch.ones(3, T))
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=IDS)
+@pytest.mark.parametrize("config", [c for c, _ in PARALLEL], ids=[i for _, i in PARALLEL])
 def test_parallel_teacher_forcing_equals_the_step_loop(config):
     model = make(config)
+    assert model.decoder.parallel_teacher_forcing
     b = collate(sentences(1), 0, 0)
     args = (b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
     par_logits, par_w = model(*args, parallel=True)
@@ -155,8 +159,38 @@ def test_parallel_teacher_forcing_equals_the_step_loop(config):
     torch.testing.assert_close(par_logits, loop_logits, atol=1e-5, rtol=1e-5)
     if par_w is not None:
         torch.testing.assert_close(par_w, loop_w, atol=1e-5, rtol=1e-5)
-    # with teacher_forcing=1.0 the free-running branch is never taken: same result as well
-    assert model.decoder.parallel_teacher_forcing == (config.decoder != "bahdanau")
+
+
+def bahdanau_step_by_hand(decoder, y_prev, s_prev, enc_out, src_mask):
+    """One Bahdanau step written from the equations with the decoder's weights — no ``attend``,
+    no ``gru_step``: ``y_prev [b]``, ``s_prev [b, H]`` → logits ``[b, V]``, ``s_i [b, H]``, ``α_i [b, S]``."""
+    score = decoder.score
+    if isinstance(score, ConcatScore):                     # e_ij = v · tanh(W1 s_{i-1} + W2 h_j)
+        e = torch.tanh(score.W1(s_prev)[:, None, :] + score.W2(enc_out)) @ score.v.weight[0]
+    else:                                                  # e_ij = s_{i-1} · h_j
+        assert isinstance(score, DotScore)
+        e = (enc_out * s_prev[:, None, :]).sum(-1)
+    alpha = torch.softmax(e.masked_fill(~src_mask, float("-inf")), dim=-1)    # [b, S]
+    c = (alpha[:, :, None] * enc_out).sum(1)                                  # c_i = Σ_j α_ij h_j
+    rnn_in = torch.cat([decoder.embedding(y_prev), c], dim=-1)[:, None]       # [previous word; c_i]
+    _, s = decoder.rnn(rnn_in, s_prev[None])                                  # plain nn.GRU call
+    s = s[0]
+    logits = decoder.out(torch.tanh(decoder.combine(torch.cat([c, s], dim=-1))))
+    return logits, s, alpha
+
+
+@pytest.mark.parametrize("config", [c for c, _ in BAHDANAU], ids=[i for _, i in BAHDANAU])
+def test_bahdanau_decoder_equals_its_equations(config):
+    model = make(config)
+    assert not model.decoder.parallel_teacher_forcing       # each step needs the previous context
+    b = collate(sentences(1), 0, 0)
+    logits, weights = model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
+    enc_out, hidden = model.encoder(b.src, b.src_lengths)
+    s = hidden[0]                                           # s_0: the encoder's final state
+    for t in range(b.tgt.size(1) - 1):
+        ref_logits, s, ref_alpha = bahdanau_step_by_hand(model.decoder, b.tgt[:, t], s, enc_out, b.src_mask)
+        torch.testing.assert_close(logits[:, t], ref_logits, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(weights[:, t], ref_alpha, atol=1e-5, rtol=1e-5)
 
 
 def test_luong_forward_teacher_is_really_parallel(monkeypatch):
@@ -169,17 +203,6 @@ def test_luong_forward_teacher_is_really_parallel(monkeypatch):
     assert calls == []
     model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1], parallel=False)
     assert len(calls) == b.tgt.size(1) - 1
-
-
-def test_teacher_forced_loop_matches_forward():
-    model = make(CONFIGS[5])
-    b = collate(sentences(), 0, 0)
-    enc_out, hidden = model.encoder(b.src, b.src_lengths)
-    state = model.decoder.init_state(hidden, enc_out)
-    logits, weights = teacher_forced_loop(model.decoder, b.tgt[:, :-1], state, enc_out, b.src_mask)
-    ref_logits, ref_weights = model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
-    torch.testing.assert_close(logits, ref_logits)
-    torch.testing.assert_close(weights, ref_weights)
 
 
 def test_teacher_forcing_ratio_is_the_share_of_gold_words_fed(monkeypatch):
@@ -289,6 +312,7 @@ def test_count_parameters():
     enc.embedding.weight.requires_grad_(False)
     assert count_parameters(enc) == gru
     luong, vanilla = make(CONFIGS[1]), make(CONFIGS[0])
-    assert count_parameters(luong) == sum(p.numel() for p in luong.parameters())
+    decoder = V_TGT * E + gru + (2 * H * H + H) + (H * V_TGT + V_TGT)   # embedding, GRU, W_c, W_o
+    assert count_parameters(luong) == (V_SRC * E + gru) + decoder      # the dot score has no weights
     # the vanilla decoder's GRU also reads the context: H more inputs per gate
     assert count_parameters(vanilla) - count_parameters(luong) == 3 * H * H
