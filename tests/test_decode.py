@@ -320,17 +320,25 @@ def test_beams_are_sorted_distinct_and_end_once(model, vocabs):
     assert len({tuple(h.ids) for h in hyps}) == 4
     for h in hyps:
         assert len(h.ids) <= 8 and tgt_v.eos_id not in h.ids and tgt_v.sos_id not in h.ids
-        assert h.score == pytest.approx(h.log_prob / length_penalty(len(h.ids) + 1, 0.6))
+        # the model, reading the hypothesis under teacher forcing, gives it the same probability
+        tgt = torch.tensor([[tgt_v.sos_id] + h.ids + [tgt_v.eos_id]])
+        logits, weights = model(b.src, b.src_lengths, b.src_mask, tgt[:, :-1])
+        log_prob = torch.log_softmax(logits[0], -1).gather(1, tgt[0, 1:, None]).sum()
+        assert h.log_prob == pytest.approx(log_prob.item(), abs=1e-4)
         if model.decoder.has_attention:
-            assert h.attention.shape == (len(h.ids) + 1, b.src.size(1))
+            torch.testing.assert_close(h.attention, weights[0], atol=1e-5, rtol=1e-4)
 
 
-class PrefixDecoder(nn.Module):
-    """Next-word log-probabilities that depend on the previous word only:
-    <sos> → 5 (0.6) or 6 (0.4); 5 → one of 7..11 (0.2 each); 7..11 → <eos>; 6 → <eos>.
-    Greedy takes 5 (0.6 · 0.2 = 0.12); the best sentence is 6 <eos> (0.4)."""
+class TableDecoder(nn.Module):
+    """Next-word probabilities that depend on the previous word only: ``table[previous word]``
+    maps next words to probabilities (every other word gets 1e-9); a word not in the table is
+    followed by <eos>."""
 
     has_attention = False
+
+    def __init__(self, table):
+        super().__init__()
+        self.table = table
 
     def init_state(self, enc_hidden, enc_out):
         return torch.zeros(1, enc_out.size(0), 1)
@@ -338,12 +346,8 @@ class PrefixDecoder(nn.Module):
     def step(self, y_prev, state, enc_out, src_mask):
         probs = torch.full((y_prev.size(0), V), 1e-9)
         for row, y in enumerate(y_prev.tolist()):
-            if y == SOS:
-                probs[row, 5], probs[row, 6] = 0.6, 0.4
-            elif y == 5:
-                probs[row, 7:12] = 0.2
-            else:
-                probs[row, EOS] = 1.0
+            for word, p in self.table.get(y, {EOS: 1.0}).items():
+                probs[row, word] = p
         return probs.log(), state, None
 
     @staticmethod
@@ -351,15 +355,47 @@ class PrefixDecoder(nn.Module):
         return state.index_select(1, index)
 
 
-def test_beam_search_finds_a_sentence_greedy_misses():
+# <sos> → 5 (0.6) or 6 (0.4); 5 → one of 7..11 (0.2 each); then <eos>.
+# Greedy takes 5 (0.6 · 0.2 = 0.12); the best sentence is 6 <eos> (0.4).
+PREFIX = {SOS: {5: 0.6, 6: 0.4}, 5: {w: 0.2 for w in range(7, 12)}}
+
+
+def table_model(table):
     model = Stub([[EOS]])
-    model.decoder = PrefixDecoder()
+    model.decoder = TableDecoder(table)
+    return model
+
+
+def test_beam_search_finds_a_sentence_greedy_misses():
+    model = table_model(PREFIX)
     args = (*stub_batch(1), SOS, EOS)
     (greedy,), _ = greedy_decode(model, *args, max_len=5)
     hyps = beam_search(model, *args, max_len=5, beam_size=2, alpha=0.0)
     assert greedy == [5, 7]
     assert hyps[0].ids == [6] and hyps[0].log_prob == pytest.approx(math.log(0.4), abs=1e-5)
     assert hyps[1].ids[0] == 5 and hyps[1].log_prob == pytest.approx(math.log(0.12), abs=1e-5)
+
+
+def test_length_penalty_by_hand():
+    assert length_penalty(1, 1.0) == pytest.approx(1.0)          # ((5 + 1) / 6)^1
+    assert length_penalty(7, 1.0) == pytest.approx(2.0)          # ((5 + 7) / 6)^1
+    assert length_penalty(7, 0.5) == pytest.approx(math.sqrt(2))
+    assert length_penalty(30, 0.0) == 1.0                        # alpha 0: no penalty
+
+
+def test_length_penalty_can_change_the_winner():
+    # <sos> → 5; then <eos> (0.55), or 6 (0.45) and surely 7 8 9 10 11 <eos>.
+    # short "5":               log 0.55 = -0.598;  with alpha 1: -0.598 / (7/6)  = -0.512
+    # long "5 6 7 8 9 10 11":  log 0.45 = -0.799;  with alpha 1: -0.799 / (13/6) = -0.369
+    chain = {SOS: {5: 1.0}, 5: {EOS: 0.55, 6: 0.45}, **{w: {w + 1: 1.0} for w in range(6, 11)}}
+    model = table_model(chain)
+    short, long = [5], [5, 6, 7, 8, 9, 10, 11]
+    no_penalty = beam_search(model, *stub_batch(1), SOS, EOS, max_len=10, beam_size=2, alpha=0.0)
+    penalty = beam_search(model, *stub_batch(1), SOS, EOS, max_len=10, beam_size=2, alpha=1.0)
+    assert [h.ids for h in no_penalty] == [short, long]
+    assert [h.ids for h in penalty] == [long, short]
+    assert [h.log_prob for h in penalty] == pytest.approx([math.log(0.45), math.log(0.55)], abs=1e-5)
+    assert [h.score for h in penalty] == pytest.approx([math.log(0.45) * 6 / 13, math.log(0.55) * 6 / 7], abs=1e-5)
 
 
 def test_beam_search_forces_eos_at_the_limit():
@@ -385,7 +421,14 @@ def test_translate_tokens_with_beams(model, vocabs):
     for s, h, a in zip(sources, hyps, attns):
         if model.decoder.has_attention:
             assert a.shape == (len(h) + 1, len(s) + 1)
-    assert translate_tokens(model, sources, src_v, tgt_v, beam_size=1)[0] == translate_tokens(model, sources, src_v, tgt_v)[0]
+
+
+def test_translate_tokens_with_beams_returns_the_best_beam_not_the_greedy_output():
+    src_v = build_vocab([["a"]])
+    tgt_v = build_vocab([[f"w{i:02d}"] for i in range(4, V)])     # ids 4..11 are w04..w11
+    model = table_model(PREFIX)
+    assert translate_tokens(model, [["a"]], src_v, tgt_v)[0] == [["w05", "w07"]]     # greedy
+    assert translate_tokens(model, [["a"]], src_v, tgt_v, beam_size=2)[0] == [["w06"]]
 
 
 def test_beam_hypotheses_scores_and_greedy(model, vocabs):
@@ -394,12 +437,10 @@ def test_beam_hypotheses_scores_and_greedy(model, vocabs):
     ones = beam_hypotheses(model, sources, src_v, tgt_v, beam_size=1)
     assert [tgt_v.decode(h[0].ids) for h in ones] == translate_tokens(model, sources, src_v, tgt_v)[0]
     fives = beam_hypotheses(model, sources, src_v, tgt_v, beam_size=5, alpha=0.6)
-    assert [tgt_v.decode(h[0].ids) for h in fives] == translate_tokens(model, sources, src_v, tgt_v, beam_size=5)[0]
     for one, five in zip(ones, fives):
         assert len(one) == 1 and 1 <= len(five) <= 5
         assert [h.score for h in five] == sorted((h.score for h in five), reverse=True)
-        assert one[0].log_prob <= 0 and one[0].score == pytest.approx(
-            one[0].log_prob / length_penalty(len(one[0].ids) + 1, 0.6))
+        assert one[0].log_prob <= 0
     reversed_ = beam_hypotheses(model, sources[:1], src_v, tgt_v, beam_size=1, reverse_source=True)
     assert tgt_v.decode(reversed_[0][0].ids) == translate_tokens(model, sources[:1], src_v, tgt_v,
                                                                  reverse_source=True)[0][0]
