@@ -1,4 +1,4 @@
-"""BLEU against sacrebleu, exact match, scores by length, attention links and AER."""
+"""BLEU against values worked out by hand, exact match, scores by length, attention links and AER."""
 import math
 
 import pytest
@@ -10,27 +10,38 @@ from utils.metrics import (alignment_error_rate, attention_entropy, attention_li
                            misaligned_targets, multi_reference_bleu, sentence_bleu, anchor_offsets)
 
 
-def reference_bleu(hyps, refs):
-    return sacrebleu.corpus_bleu([" ".join(h) for h in hyps], [[" ".join(r) for r in refs]],
-                                 tokenize="none").score
-
-
-CASES = {
-    "partial": ([["the", "cat", "sleeps", "on", "the", "mat", "."], ["a", "dog", "runs", "."]],
-                [["the", "cat", "sleeps", "on", "a", "mat", "."], ["the", "dog", "runs", "fast", "."]]),
-    "short hypothesis (brevity penalty)": ([["the", "small", "blue", "house", "."]],
-                                           [["the", "small", "blue", "house", "is", "here", "today", "."]]),
-    "tokens with apostrophes": ([["my", "sister", "'s", "cat", "does", "n't", "run", "."]],
-                                [["my", "sister", "'s", "cat", "does", "not", "run", "."]]),
+# BLEU by hand (Papineni et al., 2002, as sacrebleu computes it over the whole corpus):
+#   100 · BP · (p1 · p2 · p3 · p4)^(1/4),  p_n = matched n-grams / hypothesis n-grams, summed over
+#   the sentences (an n-gram is matched at most as often as its reference has it);
+#   BP = exp(1 - r / c) when the hypotheses (c words in all) are shorter than the references (r), else 1.
+CASES = {  # name: (hypotheses, references, BLEU worked out by hand)
+    "corpus": ([["the", "cat", "sleeps", "on", "the", "mat", "."], ["a", "dog", "runs", "."]],
+               [["the", "cat", "sleeps", "on", "a", "mat", "."], ["the", "dog", "runs", "fast", "."]],
+               # 1-grams (6 + 3)/(7 + 4): the second "the" has no partner; 2-grams (4 + 1)/(6 + 3);
+               # 3-grams (2 + 0)/(5 + 2); 4-grams (1 + 0)/(4 + 1); 11 words against 12
+               100 * math.exp(1 - 12 / 11) * (9 / 11 * 5 / 9 * 2 / 7 * 1 / 5) ** 0.25),        # 36.66
+    "short hypothesis (brevity penalty)": (
+        [["the", "small", "blue", "house", "."]], [["the", "small", "blue", "house", "is", "here", "today", "."]],
+        # 1-grams 5/5; 2-grams 3/4 ("house ." is not in the reference); 3-grams 2/3; 4-grams 1/2
+        100 * math.exp(1 - 8 / 5) * (5 / 5 * 3 / 4 * 2 / 3 * 1 / 2) ** 0.25),                # 38.81
+    "tokens with apostrophes": (
+        [["my", "sister", "'s", "cat", "does", "n't", "run", "."]],
+        [["my", "sister", "'s", "cat", "does", "not", "run", "."]],
+        # the same length (BP = 1); 1-grams 7/8, 2-grams 5/7, 3-grams 3/6, 4-grams 2/5
+        100 * (7 / 8 * 5 / 7 * 3 / 6 * 2 / 5) ** 0.25),                                      # 59.46
 }
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_corpus_bleu_equals_sacrebleu(name):
-    hyps, refs = CASES[name]
-    ours = corpus_bleu(hyps, refs)
-    assert ours == pytest.approx(reference_bleu(hyps, refs), abs=1e-9)
-    assert 0 < ours < 100
+def test_corpus_bleu_by_hand(name):
+    hyps, refs, expected = CASES[name]
+    assert corpus_bleu(hyps, refs) == pytest.approx(expected, abs=1e-9)
+
+
+def test_corpus_bleu_is_not_the_mean_of_sentence_scores():
+    hyps, refs, _ = CASES["corpus"]
+    mean = (corpus_bleu(hyps[:1], refs[:1]) + corpus_bleu(hyps[1:], refs[1:])) / 2
+    assert abs(corpus_bleu(hyps, refs) - mean) > 1
 
 
 def test_corpus_bleu_extremes():
@@ -41,9 +52,10 @@ def test_corpus_bleu_extremes():
 
 
 def test_corpus_bleu_uses_our_tokens_not_sacrebleus():
-    # "'s" vs "s" must count as different tokens (13a tokenisation would split differently)
+    # "'s" and "s" are different tokens: 1-grams 4/5, 2-grams 2/4, 3-grams 1/3, 4-grams 0/2. With no
+    # 4-gram matched, sacrebleu's default ("exp") smoothing counts p4 as 1 / (2 · 2) instead of 0.
     hyps, refs = [["sister", "'s", "cat", "runs", "."]], [["sister", "s", "cat", "runs", "."]]
-    assert corpus_bleu(hyps, refs) == pytest.approx(reference_bleu(hyps, refs))
+    assert corpus_bleu(hyps, refs) == pytest.approx(100 * (4 / 5 * 2 / 4 * 1 / 3 * 1 / 4) ** 0.25, abs=1e-9)
 
 
 def test_corpus_bleu_errors():
@@ -91,7 +103,7 @@ def test_by_length_custom_metric_sees_the_right_sentences():
 
 
 def test_by_length_default_metric_is_bleu():
-    hyps, refs = CASES["partial"]
+    hyps, refs, _ = CASES["corpus"]
     scores = by_length([7, 4], hyps, refs, [(1, 100)])
     assert scores["1–100"] == pytest.approx(corpus_bleu(hyps, refs))
 
@@ -175,7 +187,7 @@ def test_misaligned_targets():
 
 # ----------------------------------------------------------------------------- several references
 def test_multi_reference_bleu_with_one_reference_equals_corpus_bleu():
-    for hyps, refs in CASES.values():
+    for hyps, refs, _ in CASES.values():
         assert multi_reference_bleu(hyps, [[r] for r in refs]) == pytest.approx(corpus_bleu(hyps, refs))
 
 
@@ -185,10 +197,9 @@ def test_multi_reference_bleu_credits_any_reference():
     second = [["i", "'m", "busy", "."], ["hurry", "!"]]            # the third sentence has one reference
     both = [[a, b] for a, b in zip(first, second)] + [[first[2]]]
     assert multi_reference_bleu(hyps, both) > multi_reference_bleu(hyps, [[r] for r in first])
-    expected = sacrebleu.corpus_bleu([" ".join(h) for h in hyps],
-                                     [[" ".join(r) for r in first], [" ".join(r) for r in second] + [None]],
-                                     tokenize="none").score
-    assert multi_reference_bleu(hyps, both) == pytest.approx(expected)
+    # every hypothesis word is in one of its references: 1-grams 11/11; 2-grams 7/8 ("run !" is in
+    # neither); 3-grams 5/5, 4-grams 3/3; lengths 4 + 2 + 5 equal the closest references': BP = 1
+    assert multi_reference_bleu(hyps, both) == pytest.approx(100 * (7 / 8) ** 0.25, abs=1e-9)   # 96.72
     assert multi_reference_bleu(hyps, [[h, ["x"]] for h in hyps]) == pytest.approx(100.0)
 
 
