@@ -1,46 +1,158 @@
 """The experiments the notebooks run on a trained model: scoring (evaluation), attention against
-gold alignments (alignment), bottleneck probes (probes) and exposure bias — on tiny data."""
+gold alignments (alignment), bottleneck probes (probes) and exposure bias — on tiny data, and on
+fake models whose behaviour is known, so that each result can be checked exactly."""
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
+import torch.nn as nn
 
 from utils.alignment import attention_aer, teacher_forced_attention
+from utils.batching import ParallelData
+from utils.corpus import SentencePair
 from utils.evaluation import translate_and_score
 from utils.exposure_bias import after_a_mistake, back_on_track
+from utils.models import teacher_forced_loop
 from utils.probes import gradient_by_source_position, probe_final_state
+from utils.text import build_vocab
 from conftest import make_data, tiny_model
 
 
-# ----------------------------------------------------------------------------- analysis helpers
-def test_test_translations(data):
-    model = tiny_model(data)
+def known_words_data(splits):
+    """The tiny splits with vocabularies from *all* of them, so every reference word has an id."""
+    everything = splits["train"] + splits["valid"] + splits["test"]
+    return ParallelData(splits["train"], splits["valid"], splits["test"],
+                        build_vocab(p.src_tokens for p in everything), build_vocab(p.tgt_tokens for p in everything))
+
+
+class OracleDecoder:
+    """A fake decoder that knows the answers: at step ``t`` it writes word ``t`` of the reference
+    of the sentence it reads (``answers`` maps source ids to target ids), then <eos>.
+
+    It writes word ``t`` whatever it was fed, so after a wrong word it carries on with the
+    reference (a replaced word: back on track) — unless ``derails``, when it writes <eos> as
+    soon as it has been fed a word that is not the reference's."""
+
+    has_attention = False
+
+    def __init__(self, answers: dict, eos_id: int, vocab_size: int, derails: bool = False):
+        self.answers, self.eos_id, self.vocab_size, self.derails = answers, eos_id, vocab_size, derails
+
+    def init_state(self, enc_hidden, enc_out):
+        ids = enc_out[..., 0].long().tolist()                # the oracle's "encoder states" are the ids
+        targets = [self.answers[tuple(i for i in row if i != 0)] + [self.eos_id] for row in ids]
+        width = max(map(len, targets)) + 100
+        answers = torch.tensor([t + [self.eos_id] * (width - len(t)) for t in targets])   # [batch, width]
+        return answers, 0, torch.zeros(len(targets), dtype=torch.bool)  # answers, step, derailed
+
+    def step(self, y_prev, state, enc_out, src_mask):
+        answers, t, derailed = state
+        if t > 0:
+            derailed = derailed | (y_prev != answers[:, t - 1])
+        words = answers[:, t]
+        if self.derails:
+            words = torch.where(derailed, torch.full_like(words, self.eos_id), words)
+        logits = nn.functional.one_hot(words, self.vocab_size).float()      # [batch, V]
+        return logits, (answers, t + 1, derailed), None
+
+
+class Oracle(nn.Module):
+    """A fake :class:`Seq2Seq` around an :class:`OracleDecoder`."""
+
+    def __init__(self, decoder: OracleDecoder):
+        super().__init__()
+        self.decoder = decoder
+        self.dummy = nn.Parameter(torch.zeros(1))            # for next(model.parameters()).device
+
+    @staticmethod
+    def encoder(src, src_lengths):                           # "encoder states": the source ids
+        return src[..., None].float(), torch.zeros(1, src.size(0), 1)
+
+    def forward(self, src, src_lengths, src_mask, tgt_in, teacher_forcing=1.0, parallel=True):
+        enc_out, enc_hidden = self.encoder(src, src_lengths)
+        state = self.decoder.init_state(enc_hidden, enc_out)
+        return teacher_forced_loop(self.decoder, tgt_in, state, enc_out, src_mask)
+
+
+def oracle(data, rewrite=lambda src, tgt: tgt, derails=False):
+    """An :class:`Oracle` for every pair of ``data``; ``rewrite(src_tokens, tgt_ids)`` changes its answers."""
+    sv, tv = data.src_vocab, data.tgt_vocab
+    answers = {tuple(sv.encode(p.src_tokens) + [sv.eos_id]): rewrite(p.src_tokens, tv.encode(p.tgt_tokens))
+               for p in data.train + data.valid + data.test}
+    return Oracle(OracleDecoder(answers, tv.eos_id, len(tv), derails))
+
+
+# ----------------------------------------------------------------------------- evaluation
+def test_translate_and_score_on_a_model_that_drops_the_last_word_of_long_sentences(splits):
+    data = known_words_data(splits)
+    refs = [p.tgt_tokens for p in data.test]
+    long = [len(p.src_tokens) > 50 for p in data.test]
+    model = oracle(data, rewrite=lambda src, tgt: tgt[:-1] if len(src) > 50 else tgt)
     results = translate_and_score(model, data)
-    n = len(data.test)
-    assert len(results.hypotheses) == len(results.references) == len(results.attentions) == n
-    assert results.references[0] == data.test[0].tgt_tokens
-    assert 0.0 <= results.bleu <= 100.0 and 0.0 <= results.exact <= 1.0
-    assert list(results.bleu_by_length) == ["4–10", "11–20", "21–30", "31–40", "41–50", "51–60"]
-    assert set(results.exact_by_length) == set(results.bleu_by_length)
-    for src, hyp, att in zip(results.sources, results.hypotheses, results.attentions):
-        assert att.shape[1] == len(src) + 1 and att.shape[0] in (len(hyp), len(hyp) + 1)
+    assert results.sources == [p.src_tokens for p in data.test] and results.references == refs
+    assert results.hypotheses == [r[:-1] if cut else r for r, cut in zip(refs, long)]
+    assert 0 < sum(long) < len(long)
+    assert results.exact == pytest.approx(1 - sum(long) / len(long))
+    assert results.exact_by_length == {"4–10": 1.0, "11–20": 1.0, "21–30": 1.0, "31–40": 1.0, "41–50": 1.0,
+                                       "51–60": 0.0}
+    # every n-gram of a shortened reference is in the reference: BLEU is the brevity penalty alone,
+    # 100 · exp(1 - r / c) with c = r - (number of shortened sentences)
+    r_all, r_long = sum(map(len, refs)), sum(len(r) for r, cut in zip(refs, long) if cut)
+    assert results.bleu == pytest.approx(100 * math.exp(1 - r_all / (r_all - sum(long))))
+    assert results.bleu_by_length["51–60"] == pytest.approx(100 * math.exp(1 - r_long / (r_long - sum(long))))
+    assert all(results.bleu_by_length[b] == pytest.approx(100.0) for b in ["4–10", "11–20", "21–30", "31–40",
+                                                                          "41–50"])
+    assert results.attentions == [None] * len(refs)
 
 
-def test_teacher_forced_attention_and_aer(data):
+# ----------------------------------------------------------------------------- alignment
+class DiagonalAttention(nn.Module):
+    """A fake model whose attention we control: target word ``t`` attends only to source word
+    ``t`` (or to the source's last token, <eos>, when the source is shorter)."""
+
+    decoder = SimpleNamespace(has_attention=True)            # what teacher_forced_attention asks
+
+    def __init__(self):
+        super().__init__()
+        self.dummy = nn.Parameter(torch.zeros(1))
+
+    def forward(self, src, src_lengths, src_mask, tgt_in, teacher_forcing=1.0, parallel=True):
+        steps = torch.arange(tgt_in.size(1))[None, :]                       # [1, T]
+        source = torch.minimum(steps, (src_lengths - 1)[:, None])           # [batch, T]
+        weights = nn.functional.one_hot(source, src.size(1)).float()        # [batch, T, S]
+        return None, weights
+
+
+HAND_MADE = [SentencePair("le chat dort .", "the cat sleeps .", ((0, 0), (1, 1), (2, 2), (3, 3))),
+             SentencePair("une voiture rouge .", "a red car .", ((0, 0), (1, 2), (2, 1), (3, 3)))]
+
+
+def test_teacher_forced_attention_and_aer_on_a_diagonal_model():
+    vocab = build_vocab([p.src_tokens + p.tgt_tokens for p in HAND_MADE])
+    data = ParallelData(HAND_MADE, HAND_MADE, HAND_MADE, vocab, vocab)
+    weights = teacher_forced_attention(DiagonalAttention(), data)
+    # rows: 4 words + <eos>; columns: 4 words + <eos>; the target <eos> looks at the source <eos>
+    torch.testing.assert_close(weights[0], torch.eye(5))
+    torch.testing.assert_close(weights[1], torch.eye(5))
+    # the diagonal matches all 4 gold links of the first pair and 2 of the second's 4 (rouge/red and
+    # voiture/car cross): AER = 1 - 2 · (4 + 2) / ((4 + 4) + (4 + 4))
+    assert attention_aer(DiagonalAttention(), data) == pytest.approx(1 - 2 * 6 / 16)
+    only_first = ParallelData(HAND_MADE, HAND_MADE, HAND_MADE[:1], vocab, vocab)
+    assert attention_aer(DiagonalAttention(), only_first) == 0.0
+
+
+def test_teacher_forced_attention_of_a_real_model(data):
     model = tiny_model(data, "luong", "general")
     weights = teacher_forced_attention(model, data)
     assert len(weights) == len(data.test)
     for w, p in zip(weights, data.test):
         assert w.shape == (len(p.tgt_tokens) + 1, len(p.src_tokens) + 1)
-        torch.testing.assert_close(w.sum(-1), torch.ones(w.size(0)))
-    aer = attention_aer(model, data)
-    assert 0.0 <= aer <= 1.0
-    assert aer > 0.5                                             # an untrained model aligns badly
+        torch.testing.assert_close(w.sum(-1), torch.ones(w.size(0)))  # nothing on the padding
     chosen = [data.test[3], data.valid[0]]                       # any pairs, not only a split
-    for w, full in zip(teacher_forced_attention(model, data, pairs=chosen), [weights[3]]):
-        torch.testing.assert_close(w, full)
-    assert teacher_forced_attention(model, data, pairs=chosen)[1].shape == (
-        len(data.valid[0].tgt_tokens) + 1, len(data.valid[0].src_tokens) + 1)
+    picked = teacher_forced_attention(model, data, pairs=chosen)
+    torch.testing.assert_close(picked[0], weights[3])
+    assert picked[1].shape == (len(data.valid[0].tgt_tokens) + 1, len(data.valid[0].src_tokens) + 1)
 
 
 def test_teacher_forced_attention_refuses_vanilla_and_reversed(data, splits):
@@ -71,6 +183,7 @@ def test_probe_final_state(data):
     assert baseline[-1] == 1.0                                   # every sentence ends with "."
 
 
+
 # ----------------------------------------------------------------------------- exposure bias
 def test_after_a_mistake_forces_gold_prefix_then_a_wrong_word(data):
     model = tiny_model(data)
@@ -82,7 +195,29 @@ def test_after_a_mistake_forces_gold_prefix_then_a_wrong_word(data):
         assert out[k] == wrong != ref[k]                # then a word that is not the gold one
         assert wrong not in ("<pad>", "<sos>", "<eos>", "<unk>")
     assert len(result.clean) == len(data.test)
-    assert math.isnan(result.recovered) or 0.0 <= result.recovered <= 1.0
+
+
+@pytest.mark.parametrize("derails, recovered", [(False, 1.0), (True, 0.0)])
+def test_after_a_mistake_measures_recovery(splits, derails, recovered):
+    data = known_words_data(splits)
+    result = after_a_mistake(oracle(data, derails=derails), data, position=0.5)
+    assert all(result.clean)                                     # it translates every sentence exactly
+    for k, wrong, out, ref in zip(result.positions, result.wrong_words, result.outputs, result.references):
+        assert out[:k + 1] == ref[:k] + [wrong] and wrong != ref[k]
+        assert out[k + 1:] == ([] if derails else ref[k + 1:])   # stopped, or carried on with the reference
+    assert result.recovered == recovered
+
+
+def test_after_a_mistake_counts_only_the_clean_sentences(splits):
+    data = known_words_data(splits)
+    long = [len(p.src_tokens) > 50 for p in data.test]
+    model = oracle(data, rewrite=lambda src, tgt: tgt[:-1] if len(src) > 50 else tgt, derails=True)
+    result = after_a_mistake(model, data, position=0.5)
+    assert result.clean == [not cut for cut in long]
+    assert result.recovered == 0.0
+    model.decoder.derails = False
+    # shortened sentences still end early after the mistake; they are not clean, so they do not count
+    assert after_a_mistake(model, data, position=0.5).recovered == 1.0
 
 
 @pytest.mark.parametrize("output, expected", [
