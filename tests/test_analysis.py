@@ -10,7 +10,7 @@ import torch.nn as nn
 
 from utils.alignment import attention_aer, teacher_forced_attention
 from utils.batching import ParallelData
-from utils.corpus import SentencePair
+from utils.corpus import SentencePair, generate_splits
 from utils.evaluation import translate_and_score
 from utils.exposure_bias import after_a_mistake, back_on_track
 from utils.models import teacher_forced_loop
@@ -182,6 +182,33 @@ def test_probe_final_state(data):
     assert all(0.0 <= v <= 1.0 for v in list(accuracy.values()) + list(baseline.values()))
     assert baseline[-1] == 1.0                                   # every sentence ends with "."
 
+
+class FinalState(nn.Module):
+    """A fake model whose encoder's final state is the one-hot vector of the source word at
+    ``position`` (it knows that word), or a random vector (it knows nothing)."""
+
+    def __init__(self, vocab_size: int, position: int | None):
+        super().__init__()
+        self.encoder, self.vocab_size, self.position = self._encode, vocab_size, position
+        self.random = torch.Generator().manual_seed(0)
+        self.dummy = nn.Parameter(torch.zeros(1))
+
+    def _encode(self, src, src_lengths):
+        if self.position is None:
+            return None, torch.randn(1, src.size(0), 16, generator=self.random)
+        return None, nn.functional.one_hot(src[:, self.position - 1], self.vocab_size).float()[None]
+
+
+def test_probe_final_state_finds_a_word_the_state_holds_and_no_word_in_noise():
+    # notebook 01 concludes from a failed probe that h_T has lost a word; that is only evidence if
+    # the probe *would* find a word that is there
+    data = make_data(generate_splits(seed=11, n_train=300, n_valid=30, n_test_per_bucket=5))
+    knows, _ = probe_final_state(FinalState(len(data.src_vocab), position=2), data, positions=[2], min_len=4)
+    noise, baseline = probe_final_state(FinalState(len(data.src_vocab), position=None), data, positions=[2],
+                                        min_len=4)
+    assert baseline[2] < 0.1                                     # many different words come second
+    assert knows[2] > 0.85                                       # misses only words unseen in training
+    assert noise[2] <= baseline[2] + 0.05
 
 
 # ----------------------------------------------------------------------------- exposure bias
