@@ -136,12 +136,6 @@ def test_build_vocab_accepts_a_generator():
 
 
 # ----------------------------------------------------------------------------- backend
-def test_backend_is_consistent():
-    assert text.BACKEND in ("torchtext", "builtin")
-    assert isinstance(text.BACKEND_REASON, str) and text.BACKEND_REASON
-    assert build_vocab([["a"]]).backend == text.BACKEND
-
-
 def _backend_in_subprocess(env_value):
     env = dict(os.environ)
     env.pop("SEQ2SEQ_TEXT_BACKEND", None)
@@ -164,8 +158,9 @@ def test_env_forces_builtin_backend():
 def test_default_backend_in_a_fresh_interpreter_matches_this_one():
     if os.environ.get("SEQ2SEQ_TEXT_BACKEND"):
         pytest.skip("SEQ2SEQ_TEXT_BACKEND is set in this process")
-    backend, _, built = _backend_in_subprocess(None)
-    assert backend == text.BACKEND == built
+    backend, reason, built = _backend_in_subprocess(None)
+    assert backend == text.BACKEND == built                 # the backend announced is the one used
+    assert "torchtext" in reason                            # the reason names it (its version, or what failed)
 
 
 # ----------------------------------------------------------------------------- real French (Tatoeba)
