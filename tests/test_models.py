@@ -1,4 +1,5 @@
 """Encoder and decoders: shapes, padding invariance, parallel == step loop, errors."""
+import dataclasses
 import math
 
 import pytest
@@ -274,6 +275,31 @@ def test_untrained_loss_is_about_log_v(config):
     logits, _ = model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
     loss = nn.functional.cross_entropy(logits.reshape(-1, V_TGT), b.tgt[:, 1:].reshape(-1), ignore_index=0)
     assert abs(loss.item() - math.log(V_TGT)) < 0.3
+
+
+# ----------------------------------------------------------------------------- dropout
+DROPOUT = [CONFIGS[0], CONFIGS[1], CONFIGS[5], CONFIGS[7]]
+
+
+@pytest.mark.parametrize("config", DROPOUT, ids=["vanilla", "luong", "bahdanau", "luong-bi"])
+def test_dropout_is_random_in_training_and_off_in_evaluation(config):
+    model = make(dataclasses.replace(config, dropout=0.3))   # notebook 06 trains with 0.3
+    b = collate(sentences(1), 0, 0)
+    args = (b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
+    model.train()
+    first, second = model(*args)[0], model(*args)[0]
+    assert not torch.allclose(first, second)                 # a new dropout mask on every call
+    model.eval()
+    logits, weights = model(*args)
+    torch.testing.assert_close(model(*args)[0], logits, atol=0, rtol=0)
+    # in evaluation, dropout 0.3 is no dropout at all: the same weights without it agree
+    without = make(dataclasses.replace(config, dropout=0.0))
+    without.load_state_dict(model.state_dict())
+    torch.testing.assert_close(without(*args)[0], logits, atol=1e-6, rtol=1e-5)
+    # and the fast paths still equal the textbook ones
+    torch.testing.assert_close(model(*args, parallel=False)[0], logits, atol=1e-5, rtol=1e-5)
+    for fast, packed in zip(model.encoder(b.src, b.src_lengths), model.encoder.forward_packed(b.src, b.src_lengths)):
+        torch.testing.assert_close(fast, packed, atol=1e-6, rtol=1e-5)
 
 
 # ----------------------------------------------------------------------------- build / count
