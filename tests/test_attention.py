@@ -44,6 +44,27 @@ def test_scaled_dot_matches_torch_sdpa_with_a_boolean_mask(qkv):
     torch.testing.assert_close(context, expected, atol=1e-5, rtol=1e-5)
 
 
+def test_a_mask_per_query_matches_torch_sdpa(qkv):
+    """A ``[batch, T, S]`` mask (here: padding and a causal pattern together) masks each query's own keys."""
+    q, k, v, mask = qkv
+    causal = torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T)   # query i sees keys j <= i + S - T
+    per_query = mask[:, None, :] & causal                               # [B, T, S]
+    context, weights = attend(q, k, v, per_query, make_score("scaled_dot", D, D))
+    expected = F.scaled_dot_product_attention(q, k, v, attn_mask=per_query)
+    torch.testing.assert_close(context, expected, atol=1e-5, rtol=1e-5)
+    assert (weights[~per_query] == 0).all()
+    # the same mask for every query is the [batch, S] mask
+    same = attend(q, k, v, mask[:, None, :].expand(B, T, S).contiguous())
+    torch.testing.assert_close(same[1], attend(q, k, v, mask)[1])
+    # a query left with nothing to attend to gets zero weights and context, the others are untouched
+    blind = per_query.clone()
+    blind[0, 1] = False
+    context_blind, weights_blind = attend(q, k, v, blind, make_score("scaled_dot", D, D))
+    assert (weights_blind[0, 1] == 0).all() and (context_blind[0, 1] == 0).all()
+    torch.testing.assert_close(weights_blind[0, 0], weights[0, 0])
+    torch.testing.assert_close(weights_blind[1:], weights[1:])
+
+
 def test_dot_is_the_default_and_unscaled(qkv):
     q, k, v, mask = qkv
     default = attend(q, k, v, mask)
@@ -168,8 +189,10 @@ def test_attend_rejects_bad_shapes(qkv):
         attend(q, k, v[:-1])
     with pytest.raises(ValueError, match="mask"):
         attend(q, k, v, mask[:, :-1])
+    with pytest.raises(ValueError, match="mask"):            # a mask per query must be [batch, T, S]
+        attend(q, k, v, mask[:, None, :].expand(B, T + 1, S))
     with pytest.raises(ValueError, match="mask"):
-        attend(q, k, v, mask[:, None, :].expand(B, T, S))
+        attend(q, k, v, mask[:, :, None].expand(B, S, T))
 
 
 def test_dot_scores_need_equal_sizes():

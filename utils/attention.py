@@ -116,7 +116,9 @@ def attend(query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
         query:  ``[batch, tgt_len, query_size]`` (decoder states $s_i$)
         keys:   ``[batch, src_len, key_size]``   (encoder states $h_j$)
         values: ``[batch, src_len, value_size]`` (encoder states $h_j$ again)
-        mask:   ``[batch, src_len]``, True at real tokens; padding gets exactly zero weight.
+        mask:   ``[batch, src_len]``, True at real tokens; padding gets exactly zero weight. Or
+                ``[batch, tgt_len, src_len]``: a mask per query, e.g. a Transformer decoder's
+                causal mask (query $i$ may see keys $j \\le i$ only).
                 A row with no real token at all (an empty source) has nothing to attend to: it
                 gets zero weights and a zero context — not the NaN a softmax over nothing gives —
                 as PyTorch's ``scaled_dot_product_attention`` does since 2.5.
@@ -124,7 +126,7 @@ def attend(query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
         prepared_keys: ``score.prepare_keys(keys)`` computed earlier (optional, for step loops)
     Returns:
         context ``[batch, tgt_len, value_size]`` and weights ``[batch, tgt_len, src_len]`` (each
-        row sums to 1, or to 0 for an empty source).
+        row sums to 1, or to 0 where the mask leaves a query nothing to attend to).
     """
     if query.dim() != 3 or keys.dim() != 3 or values.dim() != 3:
         raise ValueError(f"attend expects 3-D tensors [batch, len, size]; got query {tuple(query.shape)}, "
@@ -137,12 +139,15 @@ def attend(query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
         prepared = prepared_keys if prepared_keys is not None else score.prepare_keys(keys)
         scores = score.compare(query, prepared)
     if mask is not None:
-        if mask.shape != keys.shape[:2]:
-            raise ValueError(f"mask {tuple(mask.shape)} must be [batch, src_len] = {tuple(keys.shape[:2])}")
-        scores = scores.masked_fill(~mask[:, None, :], float("-inf"))  # [batch, tgt_len, src_len]
+        if mask.shape == keys.shape[:2]:
+            mask = mask[:, None, :]                                      # [batch, 1, src_len]: every query alike
+        elif mask.shape != scores.shape:
+            raise ValueError(f"mask {tuple(mask.shape)} must be [batch, src_len] = {tuple(keys.shape[:2])} "
+                             f"or [batch, tgt_len, src_len] = {tuple(scores.shape)}")
+        scores = scores.masked_fill(~mask, float("-inf"))              # [batch, tgt_len, src_len]
     weights = torch.softmax(scores, dim=-1)  # [batch, tgt_len, src_len], rows sum to 1
     if mask is not None:
-        empty = ~mask.any(dim=-1)            # [batch]: sources with no real token (softmax gave NaN)
-        weights = weights.masked_fill(empty[:, None, None], 0.0)
+        empty = ~mask.any(dim=-1, keepdim=True)  # [batch, 1 or tgt_len, 1]: nothing to attend to (softmax gave NaN)
+        weights = weights.masked_fill(empty, 0.0)
     context = weights @ values               # [batch, tgt_len, value_size]
     return context, weights
