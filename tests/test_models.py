@@ -315,8 +315,8 @@ def test_build_model_types():
 
 
 def test_build_model_unknown_decoder():
-    with pytest.raises(ValueError, match="unknown decoder 'transformer'"):
-        build_model(ModelConfig(decoder="transformer"), 10, 10)
+    with pytest.raises(ValueError, match="unknown decoder 'lstm'"):
+        build_model(ModelConfig(decoder="lstm"), 10, 10)
 
 
 def test_build_model_unknown_score():

@@ -21,19 +21,24 @@ from torch import Tensor
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from utils.attention import attend, make_score
+from utils.transformer import TransformerDecoder, TransformerEncoder
 
 
 @dataclass
 class ModelConfig:
     """Everything needed to rebuild a model (saved in checkpoints)."""
 
-    decoder: str = "luong"      # "vanilla", "luong" or "bahdanau"
+    decoder: str = "luong"      # "vanilla", "luong", "bahdanau" or "transformer"
     score: str = "dot"          # "dot", "scaled_dot", "general" or "concat" (attention decoders)
     emb_size: int = 32
     hidden_size: int = 128
     dropout: float = 0.0        # the synthetic corpus is clean and large enough; 0 trained best
     attention_size: int = 32    # hidden units of the concat score's layer (v·tanh(W[s;h]))
     bidirectional: bool = False # encoder reads both ways (Bahdanau et al.); see BidirectionalEncoder
+    # The Transformer (utils/transformer.py) uses hidden_size as d_model and dropout, plus:
+    layers: int = 2             # layers in its encoder and in its decoder
+    heads: int = 4              # attention heads per attention layer
+    ff_size: int = 256          # width of the feed-forward layer
 
 
 def gru_step(rnn: nn.GRU, x: Tensor, hidden: Tensor) -> Tensor:
@@ -373,6 +378,9 @@ class Seq2Seq(nn.Module):
 def build_model(config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, pad_id: int = 0) -> Seq2Seq:
     """A fresh :class:`Seq2Seq` for ``config``."""
     c = config
+    if c.decoder == "transformer":
+        sizes = (c.hidden_size, c.heads, c.ff_size, c.layers, c.dropout, pad_id)
+        return Seq2Seq(TransformerEncoder(src_vocab_size, *sizes), TransformerDecoder(tgt_vocab_size, *sizes), config)
     encoder = (BidirectionalEncoder if c.bidirectional else Encoder)(src_vocab_size, c.emb_size, c.hidden_size,
                                                                       c.dropout, pad_id)
     if c.decoder == "vanilla":
@@ -384,7 +392,7 @@ def build_model(config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, p
         decoder = BahdanauDecoder(tgt_vocab_size, c.emb_size, c.hidden_size, c.score, c.dropout, pad_id,
                                   c.attention_size)
     else:
-        raise ValueError(f"unknown decoder {c.decoder!r}; choose 'vanilla', 'luong' or 'bahdanau'")
+        raise ValueError(f"unknown decoder {c.decoder!r}; choose 'vanilla', 'luong', 'bahdanau' or 'transformer'")
     return Seq2Seq(encoder, decoder, config)
 
 
