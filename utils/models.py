@@ -1,4 +1,5 @@
-"""Encoder, decoders (vanilla, Luong, Bahdanau) and the ``Seq2Seq`` wrapper.
+"""Encoder, decoders (vanilla, Luong, Bahdanau) and the ``Seq2Seq`` wrapper; :func:`build_model`
+also builds the Transformer of :mod:`utils.transformer`, which offers the same interface.
 
 Shapes are batch-first: ``src [batch, src_len]``, ``tgt [batch, tgt_len]``; ``H`` is the
 hidden size, ``V`` a vocabulary size. Every decoder offers

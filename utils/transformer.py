@@ -24,6 +24,7 @@ from contextlib import contextmanager
 
 import torch
 import torch.nn as nn
+from torch import Tensor
 
 from utils.attention import ScaledDotScore, attend
 
@@ -44,14 +45,14 @@ class MultiHeadAttention(nn.Module):
         self.W_q, self.W_k, self.W_v, self.W_o = (nn.Linear(d_model, d_model) for _ in range(4))
         self.score = ScaledDotScore(self.d_head, self.d_head)
 
-    def forward(self, query: torch.Tensor, keys_values: torch.Tensor,
-                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, query: Tensor, keys_values: Tensor,
+                mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """``query [B, T, d]`` attends to ``keys_values [B, S, d]`` (the same tensor for
         self-attention). ``mask``: ``[B, S]`` (padding) or ``[B, T, S]`` (per query, e.g. causal),
         True where attention is allowed. Returns ``[B, T, d]`` and the weights ``[B, h, T, S]``."""
         B, T, S = query.size(0), query.size(1), keys_values.size(1)
 
-        def split(x: torch.Tensor) -> torch.Tensor:          # [B, L, d] → [B·h, L, d/h]: heads into the batch
+        def split(x: Tensor) -> Tensor:          # [B, L, d] → [B·h, L, d/h]: heads into the batch
             return x.view(B, x.size(1), self.heads, self.d_head).transpose(1, 2).reshape(B * self.heads, -1, self.d_head)
 
         q, k, v = split(self.W_q(query)), split(self.W_k(keys_values)), split(self.W_v(keys_values))
@@ -62,7 +63,7 @@ class MultiHeadAttention(nn.Module):
         return self.W_o(context), weights.view(B, self.heads, T, S)
 
 
-def sinusoidal_positions(length: int, d_model: int) -> torch.Tensor:
+def sinusoidal_positions(length: int, d_model: int) -> Tensor:
     """$PE_{(p, 2i)} = \\sin(p / 10000^{2i/d})$, $PE_{(p, 2i+1)} = \\cos(p / 10000^{2i/d})$:
     ``[length, d]``, one row per position, added to the word embeddings."""
     if d_model % 2:
@@ -75,7 +76,7 @@ def sinusoidal_positions(length: int, d_model: int) -> torch.Tensor:
     return pe
 
 
-def causal_mask(length: int, device: torch.device | str | None = None) -> torch.Tensor:
+def causal_mask(length: int, device: torch.device | str | None = None) -> Tensor:
     """``[T, T]``, True on and below the diagonal: position ``i`` may attend to ``j <= i`` only."""
     return torch.ones(length, length, dtype=torch.bool, device=device).tril()
 
@@ -89,7 +90,7 @@ class Embedding(nn.Module):
         self.positions = positions
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+    def forward(self, ids: Tensor) -> Tensor:
         x = self.tokens(ids)                                                  # [B, L, d]
         if self.positions:
             x = x + sinusoidal_positions(ids.size(1), x.size(-1)).to(x.device)  # same for every sentence
@@ -111,7 +112,7 @@ class EncoderLayer(nn.Module):
         self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: Tensor, mask: Tensor | None) -> tuple[Tensor, Tensor]:
         """``x [B, S, d]``, ``mask [B, S]`` → ``[B, S, d]`` and self-attention ``[B, h, S, S]``."""
         h = self.norm1(x)
         attended, weights = self.self_attention(h, h, mask)        # queries, keys, values: one sentence
@@ -132,8 +133,8 @@ class DecoderLayer(nn.Module):
         self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(d_model) for _ in range(3))
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, y: torch.Tensor, enc_out: torch.Tensor, causal: torch.Tensor,
-                src_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, y: Tensor, enc_out: Tensor, causal: Tensor,
+                src_mask: Tensor) -> tuple[Tensor, Tensor]:
         """``y [B, T, d]``, ``enc_out [B, S, d]``, ``causal [B, T, T]``, ``src_mask [B, S]`` →
         ``[B, T, d]`` and the cross-attention weights ``[B, h, T, S]``."""
         h = self.norm1(y)
@@ -154,7 +155,7 @@ class TransformerEncoder(nn.Module):
         self.layers = nn.ModuleList(EncoderLayer(d_model, heads, ff_size, dropout) for _ in range(layers))
         self.norm = nn.LayerNorm(d_model)
 
-    def forward(self, src: torch.Tensor, src_lengths: torch.Tensor) -> tuple[torch.Tensor, None]:
+    def forward(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, None]:
         """``src [B, S]`` → ``enc_out [B, S, d]`` (zeros at padding) and ``None``: no recurrent state."""
         mask = torch.arange(src.size(1), device=src.device)[None, :] < src_lengths.to(src.device)[:, None]  # [B, S]
         x = self.embedding(src)
@@ -187,8 +188,8 @@ class TransformerDecoder(nn.Module):
         self.out = nn.Linear(d_model, vocab_size)
         self.attention_head: tuple[int, int] | None = None
 
-    def run(self, tgt_in: torch.Tensor, enc_out: torch.Tensor,
-                        src_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def run(self, tgt_in: Tensor, enc_out: Tensor,
+                        src_mask: Tensor) -> tuple[Tensor, Tensor]:
         """``tgt_in [B, T]`` → ``logits [B, T, V]`` and every layer's and head's cross-attention
         ``[B, layers, h, T, S]``."""
         B, T = tgt_in.shape
@@ -200,7 +201,7 @@ class TransformerDecoder(nn.Module):
             maps.append(weights)
         return self.out(self.norm(y)), torch.stack(maps, dim=1)
 
-    def _shown(self, maps: torch.Tensor) -> torch.Tensor:
+    def _shown(self, maps: Tensor) -> Tensor:
         """``[B, layers, h, T, S]`` → the map this decoder reports, ``[B, T, S]``."""
         if self.attention_head is None:
             return maps[:, -1].mean(dim=1)
@@ -220,21 +221,23 @@ class TransformerDecoder(nn.Module):
         finally:
             self.attention_head = previous
 
-    def init_state(self, enc_hidden: None, enc_out: torch.Tensor) -> torch.Tensor:
+    def init_state(self, enc_hidden: None, enc_out: Tensor) -> Tensor:
         return torch.zeros(enc_out.size(0), 0, dtype=torch.long, device=enc_out.device)  # no words yet: [B, 0]
 
-    def forward_teacher(self, tgt_in, state, enc_out, src_mask):
+    def forward_teacher(self, tgt_in: Tensor, state: Tensor, enc_out: Tensor,
+                        src_mask: Tensor) -> tuple[Tensor, Tensor]:
         """``tgt_in [B, T]`` → ``logits [B, T, V]``, ``weights [B, T, S]``: all positions in one call."""
         logits, maps = self.run(tgt_in, enc_out, src_mask)
         return logits, self._shown(maps)
 
-    def step(self, y_prev, state, enc_out, src_mask):
+    def step(self, y_prev: Tensor, state: Tensor, enc_out: Tensor,
+             src_mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """``y_prev [B]`` → ``logits [B, V]``, the prefix ``[B, t + 1]``, ``weights [B, S]``."""
         prefix = torch.cat([state, y_prev[:, None]], dim=1)            # [B, t + 1]
         logits, maps = self.run(prefix, enc_out, src_mask)
         return logits[:, -1], prefix, self._shown(maps)[:, -1]
 
     @staticmethod
-    def reorder_state(state: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    def reorder_state(state: Tensor, index: Tensor) -> Tensor:
         """The prefixes of the sentences (or beams) ``index`` — used by beam search."""
         return state.index_select(0, index)
