@@ -205,3 +205,52 @@ def test_train_or_load_schedule_needs_a_name(data, tmp_path, monkeypatch):
     monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
     with pytest.raises(ValueError, match="schedule_name"):
         train_or_load("x", ModelConfig(**TINY), data, teacher_forcing=lambda step: 0.5)
+
+
+# ----------------------------------------------------------------------------- what the cache key covers
+def test_source_fingerprint_follows_the_code_not_its_comments(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text('"""A module."""\n\ndef f(x):\n    """Doubles."""\n    return 2 * x  # twice\n')
+    original = checkpoints.source_fingerprint((module,))
+    module.write_text('"""Another text."""\n\ndef f(x):\n    """Twice x."""\n    return 2 * x  # double\n')
+    assert checkpoints.source_fingerprint((module,)) == original      # comments and docstrings only
+    module.write_text('"""A module."""\n\ndef f(x):\n    """Doubles."""\n    return 3 * x  # twice\n')
+    assert checkpoints.source_fingerprint((module,)) != original      # the code changed
+
+
+def test_the_fingerprint_covers_the_modules_that_build_and_train_a_model():
+    names = {path.name for path in checkpoints.CODE_FILES}
+    assert {"models.py", "attention.py", "train.py", "batching.py"} <= names
+    assert all(path.exists() for path in checkpoints.CODE_FILES)
+
+
+def _counting_fit(monkeypatch):
+    calls = []
+    real_fit = checkpoints.fit
+    monkeypatch.setattr(checkpoints, "fit", lambda *a, **k: calls.append(1) or real_fit(*a, **k))
+    return calls
+
+
+def test_train_or_load_retrains_after_the_code_changes(data, tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
+    calls = _counting_fit(monkeypatch)
+    config = ModelConfig(decoder="luong", **TINY)
+    train_or_load("tiny", config, data, epochs=1, progress=False, verbose=False)
+    train_or_load("tiny", config, data, epochs=1, progress=False, verbose=False)
+    assert len(calls) == 1
+    monkeypatch.setattr(checkpoints, "CODE_FINGERPRINT", "edited utils")  # as after editing models.py
+    train_or_load("tiny", config, data, epochs=1, progress=False, verbose=False)
+    assert len(calls) == 2, "a model trained by the old code was loaded"
+
+
+def test_train_or_load_retrains_on_other_training_pairs_with_the_same_vocabulary(data, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
+    calls = _counting_fit(monkeypatch)
+    config = ModelConfig(decoder="luong", **TINY)
+    train_or_load("tiny", config, data, epochs=1, progress=False, verbose=False)
+    other = replace(data, train=data.train[1:] + data.train[:1])     # same words, same size, other data
+    assert other.src_vocab.itos == data.src_vocab.itos and len(other.train) == len(data.train)
+    train_or_load("tiny", config, other, epochs=1, progress=False, verbose=False)
+    assert len(calls) == 2

@@ -1,10 +1,13 @@
 """Checkpoints: a model, its config and vocabularies in one file, and ``train_or_load``.
 
-Models are cached in ``data/cache/models/`` (git-ignored), keyed by everything that shapes them,
-so a later notebook reuses an earlier one's model and a notebook alone in Colab trains its own.
+Models are cached in ``data/cache/models/`` (git-ignored), keyed by everything that shapes them —
+config, training settings, the training data and the source code that builds and trains the
+model — so a later notebook reuses an earlier one's model, a notebook alone in Colab trains its
+own, and editing ``utils`` (then restarting the kernel) retrains instead of loading a stale model.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import time
@@ -23,6 +26,42 @@ from utils.text import Vocab
 from utils.train import History, fit
 
 MODEL_CACHE = CACHE_DIR / "models"
+# The modules whose code decides what a trained model is: editing one of them retrains.
+CODE_FILES = tuple(Path(__file__).with_name(name) for name in ("models.py", "attention.py", "train.py", "batching.py"))
+
+
+def _code_only(source: str) -> str:
+    """The module's syntax tree without docstrings (comments are not in it): what it *does*."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def source_fingerprint(paths: tuple[Path, ...] = CODE_FILES) -> str:
+    """A short SHA-256 of the code in ``paths`` (the modules that build and train a model).
+    Editing code changes it; editing comments or docstrings does not."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(Path(path).name.encode() + b"\0" + _code_only(Path(path).read_text()).encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+# Taken when this module is imported, i.e. of the code this Python process runs: after editing
+# utils, restart the kernel, and the models are trained anew by the new code.
+CODE_FINGERPRINT = source_fingerprint()
+
+
+def data_fingerprint(data: ParallelData) -> str:
+    """A short SHA-256 of the training pairs (two corpora with the same vocabulary differ here)."""
+    digest = hashlib.sha256()
+    for pair in data.train:
+        digest.update((" ".join(pair.src_tokens) + "\t" + " ".join(pair.tgt_tokens) + "\n").encode())
+    return digest.hexdigest()[:16]
 
 
 class CheckpointError(ValueError):
@@ -116,8 +155,9 @@ def train_or_load(name: str, config: ModelConfig, data: ParallelData, *, epochs:
     The defaults are the series' standard recipe, measured to train every model here well within
     the CPU budget: Adam, learning rate 1e-2 decaying linearly to 1e-3, batches of 64, 3 epochs.
 
-    The cache key covers the config, training settings, vocabularies, corpus size, source
-    reversal and torch version. ``schedule_name`` must describe a callable ``teacher_forcing``.
+    The cache key covers the config, training settings, vocabularies, the training pairs, source
+    reversal, the torch version and the source of the modules that build and train the model
+    (:data:`CODE_FINGERPRINT`). ``schedule_name`` must describe a callable ``teacher_forcing``.
     ``validate=True`` records the validation loss after every epoch (``history.valid_loss``).
     The model carries a :class:`~utils.provenance.TrainedWith` record: its vocabularies, the
     longest training source and the source order, which :mod:`utils.decode` checks and uses.
@@ -125,8 +165,9 @@ def train_or_load(name: str, config: ModelConfig, data: ParallelData, *, epochs:
     if callable(teacher_forcing) and not schedule_name:
         raise ValueError("give schedule_name when teacher_forcing is a schedule (it keys the cache)")
     key = json.dumps([asdict(config), epochs, lr, lr_decay, schedule_name or teacher_forcing, seed, data.reverse_source,
-                      data.batch_size, len(data.train), data.src_vocab.itos, data.tgt_vocab.itos,
-                      torch.__version__] + (["validate"] if validate else []), sort_keys=True)
+                      data.batch_size, len(data.train), data_fingerprint(data), data.src_vocab.itos,
+                      data.tgt_vocab.itos, torch.__version__, CODE_FINGERPRINT]
+                     + (["validate"] if validate else []), sort_keys=True)
     path = MODEL_CACHE / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"  # same setup, same file
     record = TrainedWith.of(data.src_vocab, data.tgt_vocab, data.longest_source, data.reverse_source)
     if use_cache and path.exists():
