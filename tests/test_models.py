@@ -23,9 +23,10 @@ CONFIGS = [
     ModelConfig(decoder="bahdanau", score="dot", emb_size=E, hidden_size=H),
     ModelConfig(decoder="luong", score="dot", emb_size=E, hidden_size=H, bidirectional=True),
     ModelConfig(decoder="bahdanau", score="concat", emb_size=E, hidden_size=H, attention_size=5, bidirectional=True),
+    ModelConfig(decoder="luong", score="concat", emb_size=E, hidden_size=H, attention_size=5, query="previous"),
 ]
 IDS = [(f"{c.decoder}-{c.score}" if c.decoder != "vanilla" else "vanilla") + ("-bi" if c.bidirectional else "")
-       for c in CONFIGS]
+       + ("-previous" if c.query == "previous" else "") for c in CONFIGS]
 PARALLEL = [(c, i) for c, i in zip(CONFIGS, IDS) if c.decoder != "bahdanau"]   # a one-call teacher-forced path
 BAHDANAU = [(c, i) for c, i in zip(CONFIGS, IDS) if c.decoder == "bahdanau"]
 
@@ -231,6 +232,24 @@ def test_teacher_forcing_ratio_is_the_share_of_gold_words_fed(monkeypatch):
         took_own += int((is_own & differ).sum())
     assert took_gold + took_own > 500
     assert 0.23 < took_gold / (took_gold + took_own) < 0.37  # 0.3 ± 4 standard deviations
+
+
+def test_luong_query_previous_attends_with_the_state_before_the_step():
+    """query="previous" changes only the query: s_{i-1} instead of s_i (s_0 = the encoder's h_T)."""
+    current = make(ModelConfig(decoder="luong", score="dot", emb_size=E, hidden_size=H))
+    previous = make(ModelConfig(decoder="luong", score="dot", emb_size=E, hidden_size=H, query="previous"))
+    previous.load_state_dict(current.state_dict())                    # same weights, same parameters
+    b = collate(sentences(), 0, 0)
+    enc_out, hidden = current.encoder(b.src, b.src_lengths)
+    states, _ = current.decoder.rnn(current.decoder.embedding(b.tgt[:, :-1]), hidden)  # s_1 … s_T
+    queries = torch.cat([hidden.transpose(0, 1), states[:, :-1]], dim=1)            # s_0 … s_{T-1}
+    expected = torch.softmax((queries @ enc_out.transpose(1, 2)).masked_fill(~b.src_mask[:, None], float("-inf")), -1)
+    _, weights = previous(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
+    _, weights_current = current(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
+    torch.testing.assert_close(weights, expected, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(weights, weights_current)
+    with pytest.raises(ValueError, match="query"):
+        make(ModelConfig(decoder="luong", emb_size=E, hidden_size=H, query="next"))
 
 
 @pytest.mark.parametrize("config", [CONFIGS[0], CONFIGS[1], CONFIGS[5]], ids=["vanilla", "luong", "bahdanau"])

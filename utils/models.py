@@ -36,6 +36,7 @@ class ModelConfig:
     dropout: float = 0.0        # the synthetic corpus is clean and large enough; 0 trained best
     attention_size: int = 32    # hidden units of the concat score's layer (v·tanh(W[s;h]))
     bidirectional: bool = False # encoder reads both ways (Bahdanau et al.); see BidirectionalEncoder
+    query: str = "current"      # Luong decoder's attention query: "current" s_i, or "previous" s_{i-1}
     # The Transformer (utils/transformer.py) uses hidden_size as d_model and dropout, plus:
     layers: int = 2             # layers in its encoder and in its decoder
     heads: int = 4              # attention heads per attention layer
@@ -234,14 +235,21 @@ class LuongDecoder(nn.Module):
 
     The state never depends on earlier contexts, so under teacher forcing the whole target
     goes through *one* RNN call and *one* batched attention.
+
+    ``query="previous"`` attends with $s_{t-1}$ instead of $s_t$ (the state *before* the previous
+    word was read, Bahdanau's query) and changes nothing else: an ablation of the query's time step.
     """
 
     has_attention = True
     parallel_teacher_forcing = True
 
     def __init__(self, vocab_size: int, emb_size: int, hidden_size: int, score: str = "dot",
-                 dropout: float = 0.0, pad_id: int = 0, attention_size: int | None = None):
+                 dropout: float = 0.0, pad_id: int = 0, attention_size: int | None = None,
+                 query: str = "current"):
         super().__init__()
+        if query not in ("current", "previous"):
+            raise ValueError(f"query must be 'current' (s_i) or 'previous' (s_i-1), got {query!r}")
+        self.query = query
         self.embedding = nn.Embedding(vocab_size, emb_size, padding_idx=pad_id)
         self.rnn = nn.GRU(emb_size, hidden_size, batch_first=True)
         self.score = make_score(score, hidden_size, hidden_size, attention_size)
@@ -252,8 +260,10 @@ class LuongDecoder(nn.Module):
     def init_state(self, enc_hidden: Tensor, enc_out: Tensor) -> LuongState:
         return enc_hidden  # [1, batch, H]: step 1 of the seeds — the last encoder state
 
-    def _predict(self, states: Tensor, enc_out: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor]:
-        context, weights = attend(states, enc_out, enc_out, src_mask, self.score)  # [b, T, H], [b, T, S]
+    def _predict(self, states: Tensor, enc_out: Tensor, src_mask: Tensor,
+                 queries: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        queries = states if queries is None else queries                          # s_i (or s_{i-1})
+        context, weights = attend(queries, enc_out, enc_out, src_mask, self.score)  # [b, T, H], [b, T, S]
         attentional = torch.tanh(self.combine(torch.cat([context, states], dim=-1)))  # [b, T, H]
         return self.out(self.dropout(attentional)), weights                        # [b, T, V]
 
@@ -261,13 +271,17 @@ class LuongDecoder(nn.Module):
                         src_mask: Tensor) -> tuple[Tensor, Tensor]:
         """``tgt_in [batch, T]`` → ``logits [batch, T, V]``, ``weights [batch, T, S]``."""
         states, _ = self.rnn(self.dropout(self.embedding(tgt_in)), state)  # [batch, T, H]
-        return self._predict(states, enc_out, src_mask)
+        queries = None
+        if self.query == "previous":                                       # s_0 … s_{T-1}
+            queries = torch.cat([state.transpose(0, 1), states[:, :-1]], dim=1)
+        return self._predict(states, enc_out, src_mask, queries)
 
     def step(self, y_prev: Tensor, state: LuongState, enc_out: Tensor,
              src_mask: Tensor) -> tuple[Tensor, LuongState, Tensor]:
+        previous = state.transpose(0, 1)                                  # s_{i-1}: [batch, 1, H]
         state = gru_step(self.rnn, self.dropout(self.embedding(y_prev[:, None])), state)  # [1, batch, H]
-        output = state.transpose(0, 1)                                    # [batch, 1, H]
-        logits, weights = self._predict(output, enc_out, src_mask)
+        output = state.transpose(0, 1)                                    # s_i: [batch, 1, H]
+        logits, weights = self._predict(output, enc_out, src_mask, previous if self.query == "previous" else None)
         return logits[:, 0], state, weights[:, 0]  # [batch, V], [1, batch, H], [batch, S]
 
     @staticmethod
@@ -388,7 +402,7 @@ def build_model(config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, p
         decoder = VanillaDecoder(tgt_vocab_size, c.emb_size, c.hidden_size, c.dropout, pad_id)
     elif c.decoder == "luong":
         decoder = LuongDecoder(tgt_vocab_size, c.emb_size, c.hidden_size, c.score, c.dropout, pad_id,
-                               c.attention_size)
+                               c.attention_size, c.query)
     elif c.decoder == "bahdanau":
         decoder = BahdanauDecoder(tgt_vocab_size, c.emb_size, c.hidden_size, c.score, c.dropout, pad_id,
                                   c.attention_size)
