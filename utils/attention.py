@@ -31,7 +31,7 @@ class Score(nn.Module):
 
 
 class DotScore(Score):
-    """$\\mathrm{score}(s, h) = s^\\top h$. No parameters; needs ``query_size == key_size``."""
+    """Dot product: score(s, h) = sᵀh. No parameters; needs ``query_size == key_size``."""
 
     def __init__(self, query_size: int, key_size: int):
         super().__init__()
@@ -44,15 +44,20 @@ class DotScore(Score):
 
 
 class ScaledDotScore(DotScore):
-    """$\\mathrm{score}(s, h) = s^\\top h / \\sqrt{d}$ (Vaswani et al., 2017): keeps the softmax
-    out of its flat, saturated regime when $d$ is large."""
+    """Scaled dot product: score(s, h) = sᵀh / √d (Vaswani et al., 2017).
+
+    If the entries of s and h have variance 1, sᵀh has variance d: for large d the scores spread
+    far apart, the softmax becomes nearly one-hot (peaked) and its gradient vanishes. Dividing by
+    √d keeps the variance at 1. It is a fixed softmax temperature of √d: for vectors whose entries
+    are much smaller than 1 (a GRU's states), it makes the weights flatter, not just safer."""
 
     def compare(self, query: torch.Tensor, prepared: torch.Tensor) -> torch.Tensor:
         return query @ prepared.transpose(1, 2) / math.sqrt(query.size(-1))  # [batch, tgt_len, src_len]
 
 
 class GeneralScore(Score):
-    """Generalised (bilinear) dot: $\\mathrm{score}(s, h) = s^\\top W h$ (Luong et al., 2015)."""
+    """Generalised (bilinear) dot: score(s, h) = sᵀW h (Luong et al., 2015). W maps the key into
+    the query's space, so the two may differ in size."""
 
     def __init__(self, query_size: int, key_size: int):
         super().__init__()
@@ -67,7 +72,7 @@ class GeneralScore(Score):
 
 class ConcatScore(Score):
     """Concatenation / additive (Bahdanau et al., 2015):
-    $\\mathrm{score}(s, h) = v^\\top \\tanh(W [s; h]) = v^\\top \\tanh(W_1 s + W_2 h)$.
+    score(s, h) = vᵀ tanh(W [s; h]) = vᵀ tanh(W1 s + W2 h).
 
     ``W`` is stored as its two halves ``W1`` (query) and ``W2`` (keys), so the keys' half is
     computed once per source sentence instead of once per (query, key) pair.
@@ -90,7 +95,7 @@ class ConcatScore(Score):
 
     @property
     def W(self) -> torch.Tensor:
-        """The matrix of the concatenated form, $W = [W_1\\; W_2]$: ``[attn, query + key]``."""
+        """The matrix of the concatenated form, W = [W1 W2]: ``[attn, query + key]``."""
         return torch.cat([self.W1.weight, self.W2.weight], dim=1)
 
 
