@@ -12,7 +12,7 @@ from utils.alignment import attention_aer, teacher_forced_attention
 from utils.batching import ParallelData
 from utils.corpus import SentencePair, generate_splits
 from utils.evaluation import translate_and_score
-from utils.exposure_bias import after_a_mistake, back_on_track
+from utils.exposure_bias import after_a_mistake, back_on_track, both_ways, gradient_agreement
 from utils.models import teacher_forced_loop
 from utils.probes import gradient_by_source_position, probe_final_state
 from utils.text import build_vocab
@@ -211,6 +211,18 @@ def test_probe_final_state_finds_a_word_the_state_holds_and_no_word_in_noise():
     assert noise[2] <= baseline[2] + 0.05
 
 
+def test_probe_final_state_keeps_to_the_length_range(data, monkeypatch):
+    from utils import probes
+
+    seen = []
+    real = probes._final_states
+    monkeypatch.setattr(probes, "_final_states", lambda m, d, pairs: seen.append(pairs) or real(m, d, pairs))
+    probe_final_state(tiny_model(data, "vanilla"), data, positions=[1], min_len=11, max_len=20, steps=1)
+    assert seen and all(11 <= len(p.src_tokens) <= 20 for pairs in seen for p in pairs)
+    with pytest.raises(ValueError, match="no sentences"):
+        probe_final_state(tiny_model(data, "vanilla"), data, positions=[1], min_len=30, max_len=29)
+
+
 # ----------------------------------------------------------------------------- exposure bias
 def test_after_a_mistake_forces_gold_prefix_then_a_wrong_word(data):
     model = tiny_model(data)
@@ -247,6 +259,32 @@ def test_after_a_mistake_counts_only_the_clean_sentences(splits):
     assert after_a_mistake(model, data, position=0.5).recovered == 1.0
 
 
+def test_both_ways_feeds_gold_words_then_its_own(data):
+    model = tiny_model(data)
+    pair = data.test[0]
+    forced, free = both_ways(model, data, pair)
+    assert [word for word, _ in forced] == ["<sos>"] + pair.tgt_tokens         # gold inputs, one per step
+    assert len(forced) == len(pair.tgt_tokens) + 1
+    assert free[0][0] == "<sos>" and free[-1][1] == "<eos>"
+    assert all(free[i + 1][0] == free[i][1] for i in range(len(free) - 1))   # its own previous word
+    b = data.batch([pair])
+    with torch.no_grad():
+        logits, _ = model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
+    assert [p for _, p in forced] == [data.tgt_vocab.itos[i] for i in logits[0].argmax(-1).tolist()]
+
+
+def test_gradient_agreement(data):
+    model = tiny_model(data)
+    batches = list(data.loader("train"))
+    norm, agreement = gradient_agreement(model, batches, data.tgt_vocab.pad_id)
+    assert norm > 0 and 0 < agreement <= 1 + 1e-6
+    _, same = gradient_agreement(model, [batches[0]] * 3, data.tgt_vocab.pad_id)
+    assert same == pytest.approx(1.0, abs=1e-5)                      # identical batches agree fully
+    _, free = gradient_agreement(model, batches, data.tgt_vocab.pad_id, teacher_forcing=0.0)
+    assert 0 < free <= 1 + 1e-6
+    assert all(p.grad is None or not p.grad.any() for p in model.parameters())
+
+
 @pytest.mark.parametrize("output, expected", [
     ("a b X d e", True),      # X replaced c
     ("a b X c d e", True),    # X was an extra word
@@ -263,3 +301,22 @@ def test_back_on_track(output, expected):
 def test_after_a_mistake_rejects_bad_positions(data, position):
     with pytest.raises(ValueError, match="position"):
         after_a_mistake(tiny_model(data), data, position=position)
+
+
+# ----------------------------------------------------------------------------- score inputs
+@pytest.mark.parametrize("decoder, score", [("luong", "dot"), ("luong", "scaled_dot"), ("luong", "general"),
+                                            ("bahdanau", "concat")])
+def test_score_inputs_reproduce_the_attention_weights(data, decoder, score):
+    from utils.alignment import score_inputs
+
+    model = tiny_model(data, decoder, score)
+    inputs = score_inputs(model, data)
+    weights = teacher_forced_attention(model, data)
+    assert len(inputs) == len(weights) == len(data.test)
+    for (queries, keys), w in zip(inputs, weights):
+        assert queries.shape[0] == w.shape[0] and keys.shape[0] == w.shape[1]
+        recomputed = torch.softmax(model.decoder.score.compare(queries[None], keys[None])[0], dim=-1)
+        torch.testing.assert_close(recomputed, w, atol=1e-5, rtol=1e-4)
+    assert "compare" not in vars(model.decoder.score)                   # the spy is gone
+    with pytest.raises(ValueError, match="no attention"):
+        score_inputs(tiny_model(data, "vanilla"), data)

@@ -11,7 +11,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from utils.plots import plot_attention, plot_by_length, plot_gradient_norms, plot_losses, smooth  # noqa: E402
+from utils.plots import (add_colorbar, plot_attention, plot_by_length, plot_gradient_norms, plot_losses, plot_probe,  # noqa: E402
+                         smooth)
 from utils.train import History  # noqa: E402
 
 
@@ -46,6 +47,17 @@ def test_plot_attention_accepts_numpy_and_an_existing_axes():
     out = plot_attention(np.eye(2), ["x", "y"], ["X", "Y"], ax=b)
     assert out is b and len(a.images) == 0 and len(b.images) == 1
     assert len(out.patches) == 0 and len(fig.axes) == 2
+
+
+def test_one_colorbar_for_several_heatmaps():
+    fig, axes = plt.subplots(1, 3)
+    for ax in axes:
+        plot_attention(np.eye(2) * 0.5, ["x", "y"], ["X", "Y"], ax=ax)
+    fig.tight_layout()
+    bar = add_colorbar(fig, axes)
+    assert len(fig.axes) == 4 and bar.ax.get_ylabel() == "attention weight"
+    assert bar.mappable.get_clim() == (0.0, 1.0)               # the heatmaps' shared scale
+    fig.canvas.draw()
 
 
 def test_plot_attention_shape_mismatch():
@@ -89,6 +101,18 @@ def test_plot_losses(x):
     ax.figure.canvas.draw()
 
 
+def test_log_loss_axis_labels_every_tick_it_draws():
+    """A loss from 4.2 down to 1.3 spans less than one decade: its ticks must still say where it is."""
+    h = History(step_loss=list(np.linspace(4.2, 1.3, 100)), step_time=list(np.linspace(0.1, 5, 100)))
+    ax = plot_losses({"a": h}, window=1)
+    ax.figure.canvas.draw()
+    low, high = ax.get_ylim()
+    shown = [(t.get_loc(), t.label1.get_text()) for t in ax.yaxis.get_major_ticks() if low <= t.get_loc() <= high]
+    assert len(shown) >= 3 and all(text for _, text in shown)
+    assert [text for _, text in shown] == [f"{loc:g}" for loc, _ in shown]
+    assert not any(t.label1.get_text() for t in ax.yaxis.get_minor_ticks())
+
+
 def test_plot_losses_linear_and_bad_x():
     ax = plot_losses({"a": History(step_loss=[2.0, 1.0], step_time=[0.5, 1.0])}, log=False)
     assert ax.get_yscale() == "linear" and "log" not in ax.get_ylabel()
@@ -103,6 +127,16 @@ def test_plot_gradient_norms():
     assert ax.get_yscale() == "log" and "position" in ax.get_xlabel()
     ax.figure.canvas.draw()
     assert plot_gradient_norms({"x": [1.0, 2.0]}, log=False).get_yscale() == "linear"
+
+
+def test_plot_probe_draws_categories():
+    positions = [1, 2, 3, 10, -3, -2]
+    accuracy = {p: 0.5 for p in positions}
+    ax = plot_probe({"a": accuracy, "b": accuracy}, {p: 0.1 for p in positions}, positions, title="probe")
+    ax.figure.canvas.draw()
+    assert labels(ax.get_xticklabels()) == ["1st", "2nd", "3rd", "10th", "3rd-last", "2nd-last"]
+    assert len(ax.patches) == 2 * len(positions)                 # bars, not a line across positions
+    assert ax.get_lines() == [] and "not to scale" in ax.get_xlabel()
 
 
 def test_smooth():

@@ -1,5 +1,6 @@
 """Attention against the gold alignments: the weights a model puts on each source word while it
-reads the gold translation, and their alignment error rate (notebooks 03, 05 and 06)."""
+reads the gold translation, their alignment error rate, and the vectors its score compares
+(notebooks 02, 03, 05 and 06)."""
 from __future__ import annotations
 
 import torch
@@ -32,6 +33,41 @@ def teacher_forced_attention(model: Seq2Seq, data: ParallelData, split: str = "t
             n_src, n_tgt = len(pairs[i].src_tokens), len(pairs[i].tgt_tokens)
             w = weights[row, : n_tgt + 1, : n_src + 1].cpu()
             out.append(w)
+    return out
+
+
+@torch.no_grad()
+def score_inputs(model: Seq2Seq, data: ParallelData, split: str = "test",
+                 pairs: list[SentencePair] | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """What the attention score compares while the model reads the *gold* translation: for each
+    pair, the queries ``[len(target) + 1, Q]`` (one per output step: $s_i$, or $s_{i-1}$ for a
+    Bahdanau decoder) and the prepared keys ``[len(source) + 1, K]`` (``score.prepare_keys`` of the
+    encoder states: $h_j$ itself for dot and scaled dot, $W h_j$ for general). Rows and columns
+    match :func:`teacher_forced_attention`."""
+    if not model.decoder.has_attention:
+        raise ValueError("this model has no attention score (a vanilla decoder)")
+    model.eval()
+    device = next(model.parameters()).device
+    pairs = getattr(data, split) if pairs is None else pairs
+    score, calls = model.decoder.score, []
+
+    def recording_compare(query, prepared):             # records what the score compares, then scores
+        calls.append((query, prepared))
+        return type(score).compare(score, query, prepared)
+
+    score.compare = recording_compare                    # on this module only, until the end
+    out = []
+    try:
+        for chunk, batch in data.batches(pairs):
+            calls.clear()
+            model(batch.to(device).src, batch.src_lengths, batch.src_mask.to(device), batch.tgt[:, :-1].to(device))
+            queries = torch.cat([query for query, _ in calls], dim=1)         # [batch, T, Q] (one call, or T steps)
+            keys = calls[0][1]                                                # [batch, S, K]
+            for row, i in enumerate(chunk):
+                n_src, n_tgt = len(pairs[i].src_tokens), len(pairs[i].tgt_tokens)
+                out.append((queries[row, : n_tgt + 1].cpu(), keys[row, : n_src + 1].cpu()))
+    finally:
+        del score.compare                                                     # the class's method again
     return out
 
 

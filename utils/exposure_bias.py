@@ -1,5 +1,6 @@
-"""Exposure bias, measured: force one mistake into a translation and see whether the model gets
-back on track (notebook 04)."""
+"""Teacher forcing and exposure bias, measured (notebook 04): one sentence decoded both ways, how
+consistently the training batches push the weights under each regime, and one mistake forced into
+a translation to see whether the model gets back on track."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,7 +9,49 @@ import torch
 
 from utils.batching import ParallelData
 from utils.decode import default_max_len, greedy_decode
+from utils.corpus import SentencePair
 from utils.models import Seq2Seq
+from utils.train import sequence_loss
+
+
+@torch.no_grad()
+def both_ways(model: Seq2Seq, data: ParallelData, pair: SentencePair) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """One sentence decoded two ways, as ``(input word, predicted word)`` per output step:
+
+    * teacher forcing: the input at step i is the *gold* word y_{i-1}, whatever was predicted;
+    * free running (greedy): the input at step i is the model's *own* word at step i-1.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    b = data.batch([pair]).to(device)                                          # a batch of one
+    itos, tv = data.tgt_vocab.itos, data.tgt_vocab
+    logits, _ = model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])         # gold inputs: [1, T, V]
+    gold_in = ["<sos>"] + pair.tgt_tokens
+    forced = list(zip(gold_in, [itos[i] for i in logits[0].argmax(-1).tolist()]))
+    (ids,), _ = greedy_decode(model, b.src, b.src_lengths, b.src_mask, tv.sos_id, tv.eos_id,
+                              max_len=len(pair.tgt_tokens) + 5, pad_id=tv.pad_id)  # its own inputs
+    own = [itos[i] for i in ids] + ["<eos>"]
+    return forced, list(zip(["<sos>"] + own[:-1], own))
+
+
+def gradient_agreement(model: Seq2Seq, batches: list, pad_id: int = 0, **forward_args) -> tuple[float, float]:
+    """How consistently do training batches push the weights? At the model's current weights (no
+    update), the gradient of the loss on each batch; returns their mean norm and their
+    **agreement** ``‖mean gradient‖ / mean ‖gradient‖``: 1 when every batch pushes the weights the
+    same way, about ``1/√len(batches)`` when the directions are random. ``forward_args`` go to
+    the model (``teacher_forcing=0.0`` feeds it its own words)."""
+    model.train()
+    gradients = []
+    for batch in batches:
+        model.zero_grad()
+        logits, _ = model(batch.src, batch.src_lengths, batch.src_mask, batch.tgt[:, :-1], **forward_args)
+        sequence_loss(logits, batch.tgt[:, 1:], pad_id).backward()
+        gradients.append(torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten()
+                                    for p in model.parameters()]))          # [n_parameters]
+    model.zero_grad()
+    gradients = torch.stack(gradients)                                       # [batches, n_parameters]
+    norms = gradients.norm(dim=1)
+    return norms.mean().item(), (gradients.mean(0).norm() / norms.mean()).item()
 
 
 @dataclass

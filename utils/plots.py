@@ -17,10 +17,15 @@ def _axes(ax, figsize):
 
 
 def _log_axis(ax) -> None:
-    """A log-scale y axis with plain tick labels (0.5, 1, 2 rather than 5×10⁻¹)."""
+    """A log-scale y axis with plain, readable tick labels (1.5, 2, 3 rather than 2×10⁰), as many
+    as the range has room for. Call it after plotting: it reads the axis range."""
     ax.set_yscale("log")
+    low, high = ax.get_ylim()
+    span = high / low
+    subs = (1.0,) if span > 1000 else (1.0, 2.0, 5.0) if span > 20 else (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.0)
+    ax.yaxis.set_major_locator(ticker.LogLocator(subs=subs, numticks=30))
     ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda y, _: f"{y:g}"))
-    ax.yaxis.set_minor_formatter(ticker.FuncFormatter(lambda y, _: f"{y:g}" if f"{y:g}"[0] in "1235" else ""))
+    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
 
 
 def _finish(ax, xlabel: str, ylabel: str, title: str | None, log: bool):
@@ -58,6 +63,13 @@ def plot_attention(weights, src_tokens: Sequence[str], tgt_tokens: Sequence[str]
     if colorbar:
         ax.figure.colorbar(image, ax=ax, fraction=0.03, label="attention weight")
     return ax
+
+
+def add_colorbar(fig, axes, label: str = "attention weight"):
+    """One colorbar for several attention heatmaps drawn with :func:`plot_attention` (they share the
+    0–1 colour scale), so their weights can be compared. Call it after ``fig.tight_layout()``."""
+    axes = list(np.ravel(axes))
+    return fig.colorbar(axes[0].images[0], ax=axes, fraction=0.025, pad=0.02, label=label)
 
 
 def plot_by_length(curves: Mapping[str, Mapping[str, float]], ylabel: str = "BLEU", ax=None,
@@ -98,3 +110,33 @@ def plot_gradient_norms(norms: Mapping[str, Sequence[float]], ax=None, title: st
     for name, values in norms.items():
         ax.plot(np.arange(1, len(values) + 1), values, marker=".", label=name)
     return _finish(ax, "source position (1 = first word)", "‖∂loss / ∂x_j‖", title, log)
+
+
+def _ordinal(position: int) -> str:
+    """1 → "1st", 22 → "22nd", -2 → "2nd-last"."""
+    n = abs(position)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}" + ("" if position > 0 else "-last" if n > 1 else "")
+
+
+def plot_probe(curves: Mapping[str, Mapping[int, float]], baseline: Mapping[int, float], positions: Sequence[int],
+               ax=None, title: str | None = None):
+    """Probe accuracy per source position (see :func:`utils.probes.probe_final_state`) as grouped
+    bars, one colour per model, with the most-common-word baseline as a black tick on each group.
+    The positions are categories (1st, 2nd, …, 2nd-last), not a scale: a bar chart says so."""
+    ax = _axes(ax, (9, 3.5))
+    x = np.arange(len(positions))
+    width = 0.8 / len(curves)
+    for k, (name, accuracy) in enumerate(curves.items()):
+        ax.bar(x - 0.4 + width * (k + 0.5), [accuracy[p] for p in positions], width, label=name)
+    ax.hlines([baseline[p] for p in positions], x - 0.42, x + 0.42, colors="black", lw=2,
+              label="baseline: most common word")
+    ax.set_xticks(x, [_ordinal(p) for p in positions])
+    ax.set_xlabel("French word, counted from the start, then from the end (categories, not to scale)")
+    ax.set_ylabel("probe accuracy")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax

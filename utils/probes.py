@@ -22,17 +22,21 @@ def _final_states(model: Seq2Seq, data: ParallelData, pairs: list[SentencePair])
 
 
 def probe_final_state(model: Seq2Seq, data: ParallelData, positions: list[int], min_len: int = 41,
-                      steps: int = 100, seed: int = 0) -> tuple[dict[int, float], dict[int, float]]:
+                      steps: int = 100, seed: int = 0,
+                      max_len: int | None = None) -> tuple[dict[int, float], dict[int, float]]:
     """What does the single vector $h_T$ still know about each source word?
 
     For each position (1 = first French word, -1 = last; positions in the *original* order even
     when the model reads the source reversed), a linear classifier (a "probe") is trained on the
     training sentences' $h_T$ to name the word at that position, and tested on the validation and
-    test sentences. Only sentences with at least ``min_len`` tokens. Returns the probe's accuracy
+    test sentences. Only sentences of ``min_len`` to ``max_len`` tokens (default: no upper limit;
+    the count excludes the final ``<eos>``). Returns the probe's accuracy
     and the accuracy of always guessing the most common word there (the baseline), per position.
     """
     def split(pairs):
-        pairs = [p for p in pairs if len(p.src_tokens) >= min_len]
+        pairs = [p for p in pairs if min_len <= len(p.src_tokens) <= (max_len or len(p.src_tokens))]
+        if not pairs:
+            raise ValueError(f"no sentences of {min_len} to {max_len or 'any number of'} tokens to probe")
         states = _final_states(model, data, pairs)
         words = {pos: torch.tensor([data.src_vocab.stoi.get(p.src_tokens[pos - 1 if pos > 0 else pos],
                                                              data.src_vocab.unk_id) for p in pairs])
