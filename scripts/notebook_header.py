@@ -1,12 +1,15 @@
 """The first cells every notebook shares: a Colab badge and the setup cell.
 
-The repository URL lives here and only here. `python scripts/notebook_header.py` stamps the
-badge (cell 0) and the setup cell (the first code cell) into every notebook; `--check` only
-reports notebooks whose header differs (tests/test_notebooks_hygiene.py runs it).
+The repository URL lives here and only here (``REPO_URL``). `python scripts/notebook_header.py`
+stamps the badge (cell 0) and the setup cell (the first code cell) into every notebook, and the
+Colab links into README.md; `--url URL` first writes a new URL into this file (publishing a
+copy under another name); `--check` only reports what differs (tests/test_notebooks_hygiene.py
+runs it).
 """
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -15,11 +18,18 @@ import nbformat
 REPO_URL = "https://github.com/seq2seq-attention/seq2seq-attention-notebooks"
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+README = ROOT / "README.md"
+COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^/\s]+/[^/\s]+/blob/main/notebooks/")
 
 BADGE_PREFIX = "[![Open In Colab]"
 SETUP_PREFIX = "# Setup:"
 
-SETUP_SOURCE = f'''{SETUP_PREFIX} makes `utils` importable in JupyterLab or Colab (the same cell in every notebook)
+def setup_source() -> str:
+    """The setup cell, with the current ``REPO_URL``."""
+    return SETUP_TEMPLATE.replace("{REPO_URL}", REPO_URL)
+
+
+SETUP_TEMPLATE = f'''{SETUP_PREFIX} makes `utils` importable in JupyterLab or Colab (the same cell in every notebook)
 import os, subprocess, sys
 from pathlib import Path
 
@@ -27,7 +37,7 @@ root = next((p for p in [Path.cwd(), *Path.cwd().parents] if (p / "utils" / "__i
 if root is None and ("google.colab" in sys.modules or os.environ.get("SEQ2SEQ_FORCE_COLAB") == "1"):
     root = Path.cwd() / "seq2seq-attention-notebooks"
     if not root.exists():
-        url = os.environ.get("SEQ2SEQ_REPO_URL", "{REPO_URL}")
+        url = os.environ.get("SEQ2SEQ_REPO_URL", "{{REPO_URL}}")
         subprocess.run(["git", "clone", "--depth", "1", url, str(root)], check=True)
     try:
         import sacrebleu  # noqa: F401  (the one package Colab lacks)
@@ -39,14 +49,43 @@ if root is None:
 sys.path.insert(0, str(root))'''
 
 
-def badge_source(name: str) -> str:
+def colab_prefix() -> str:
+    """Where Colab opens this repository's notebooks from."""
     owner_repo = REPO_URL.removeprefix("https://github.com/")
-    url = f"https://colab.research.google.com/github/{owner_repo}/blob/main/notebooks/{name}"
-    return f"{BADGE_PREFIX}(https://colab.research.google.com/assets/colab-badge.svg)]({url})"
+    return f"https://colab.research.google.com/github/{owner_repo}/blob/main/notebooks/"
+
+
+def badge_source(name: str) -> str:
+    return f"{BADGE_PREFIX}(https://colab.research.google.com/assets/colab-badge.svg)]({colab_prefix()}{name})"
 
 
 def expected_header(name: str) -> tuple[str, str]:
-    return badge_source(name), SETUP_SOURCE
+    return badge_source(name), setup_source()
+
+
+def set_repo_url(url: str) -> None:
+    """Write ``url`` into this file as ``REPO_URL`` (the one place it lives) and use it from now on."""
+    global REPO_URL
+    if not re.fullmatch(r"https://github\.com/[^/\s]+/[^/\s]+", url):
+        raise SystemExit(f"--url must look like https://github.com/OWNER/REPO, got {url!r}")
+    path = Path(__file__)
+    path.write_text(re.sub(r'^REPO_URL = ".*"$', f'REPO_URL = "{url}"', path.read_text(), count=1, flags=re.M))
+    REPO_URL = url
+
+
+def readme_problems(path: Path = README) -> list[str]:
+    links = set(COLAB_LINK.findall(path.read_text())) if path.exists() else set()
+    return [f"README.md: Colab link {link} is not {colab_prefix()}" for link in sorted(links - {colab_prefix()})]
+
+
+def stamp_readme(path: Path = README) -> bool:
+    if not path.exists():
+        return False
+    text = path.read_text()
+    new = COLAB_LINK.sub(colab_prefix(), text)
+    if new != text:
+        path.write_text(new)
+    return new != text
 
 
 def header_problems(path: Path) -> list[str]:
@@ -87,8 +126,13 @@ def stamp(path: Path) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="report differences, change nothing")
+    parser.add_argument("--url", help="publish under this GitHub URL: write it into this script, then stamp")
     parser.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args(argv)
+    if args.url and args.check:
+        parser.error("--url changes files; --check changes none")
+    if args.url:
+        set_repo_url(args.url.rstrip("/"))
     paths = args.notebooks or sorted(NOTEBOOKS.glob("*.ipynb"))
     failed = False
     for path in paths:
@@ -98,6 +142,12 @@ def main(argv: list[str] | None = None) -> int:
                 failed = True
         elif stamp(path):
             print(f"stamped {path.name}")
+    if args.check:
+        for problem in readme_problems():
+            print(problem)
+            failed = True
+    elif not args.notebooks and stamp_readme():
+        print("stamped README.md")
     return 1 if failed else 0
 
 

@@ -8,7 +8,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-from notebook_header import header_problems  # noqa: E402
+from notebook_header import header_problems, readme_problems  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 LOCAL_PATHS = re.compile(r"(/work/|/tmp/|/root/|/home/|/Users/|C:\\\\|ipykernel_\d+|/var/folders/)")
@@ -90,6 +90,36 @@ def test_has_plots_and_checked_claims(notebook):
 def test_shared_header(notebook):
     path, _ = notebook
     assert header_problems(path) == [], "run `python scripts/notebook_header.py` to stamp the header"
+
+
+def test_readme_colab_links_match_the_repository_url():
+    assert readme_problems() == [], "run `python scripts/notebook_header.py` to stamp the README's links"
+
+
+def test_publishing_under_another_url_restamps_everything(tmp_path):
+    """README "Publishing your copy": one command writes the new URL and restamps badges, setup
+    cells and the README's links; the header check then passes with the new URL."""
+    import shutil
+    import subprocess
+
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "notebooks").mkdir()
+    shutil.copy(ROOT / "scripts" / "notebook_header.py", tmp_path / "scripts")
+    shutil.copy(ROOT / "README.md", tmp_path)
+    notebook = NOTEBOOKS[0]
+    shutil.copy(notebook, tmp_path / "notebooks")
+    url = "https://github.com/someone/my-fork"
+    run = [sys.executable, str(tmp_path / "scripts" / "notebook_header.py")]
+    subprocess.run(run + ["--url", url], check=True, capture_output=True)
+    assert f'REPO_URL = "{url}"' in (tmp_path / "scripts" / "notebook_header.py").read_text()
+    cells = json.loads((tmp_path / "notebooks" / notebook.name).read_text())["cells"]
+    assert "github/someone/my-fork/blob/main/notebooks/" + notebook.name in "".join(cells[0]["source"])
+    setup = next("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert f'"{url}"' in setup and "seq2seq-attention/seq2seq-attention-notebooks" not in setup
+    readme = (tmp_path / "README.md").read_text()
+    assert "colab.research.google.com/github/someone/my-fork/blob/main/notebooks/" in readme
+    assert "colab.research.google.com/github/seq2seq-attention/" not in readme
+    assert subprocess.run(run + ["--check"], capture_output=True).returncode == 0
 
 
 def test_readme_figures_match_the_notebooks():
