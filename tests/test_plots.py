@@ -113,6 +113,17 @@ def test_log_loss_axis_labels_every_tick_it_draws():
     assert not any(t.label1.get_text() for t in ax.yaxis.get_minor_ticks())
 
 
+def test_log_loss_axis_over_three_decades_labels_more_than_the_decades():
+    h = History(step_loss=list(np.geomspace(5, 0.007, 200)), step_time=list(range(200)))
+    fig, (left, right) = plt.subplots(1, 2)
+    for ax in (left, right):                                   # as notebook 04 draws it
+        plot_losses({"a": h}, ax=ax, window=1)
+    fig.canvas.draw()
+    low, high = right.get_ylim()
+    shown = [t.label1.get_text() for t in right.yaxis.get_major_ticks() if low <= t.get_loc() <= high]
+    assert {"0.01", "0.02", "0.05", "0.1", "0.5", "1"} <= set(shown)
+
+
 def test_plot_losses_linear_and_bad_x():
     ax = plot_losses({"a": History(step_loss=[2.0, 1.0], step_time=[0.5, 1.0])}, log=False)
     assert ax.get_yscale() == "linear" and "log" not in ax.get_ylabel()

@@ -18,10 +18,10 @@ def _axes(ax, figsize):
 
 def _log_axis(ax) -> None:
     """A log-scale y axis with plain, readable tick labels (1.5, 2, 3 rather than 2×10⁰), as many
-    as the range has room for. Call it after plotting: it reads the axis range."""
+    as the range of the plotted data has room for. Call it after plotting."""
     ax.set_yscale("log")
-    low, high = ax.get_ylim()
-    span = high / low
+    low, high = ax.dataLim.y0, ax.dataLim.y1                  # the data's range, whatever the margins
+    span = high / low if low > 0 else float("inf")
     subs = (1.0,) if span > 1000 else (1.0, 2.0, 5.0) if span > 20 else (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.0)
     ax.yaxis.set_major_locator(ticker.LogLocator(subs=subs, numticks=30))
     ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda y, _: f"{y:g}"))
