@@ -48,8 +48,9 @@ class ScaledDotScore(DotScore):
 
     If the entries of s and h have variance 1, sᵀh has variance d: for large d the scores spread
     far apart, the softmax becomes nearly one-hot (peaked) and its gradient vanishes. Dividing by
-    √d keeps the variance at 1. It is a fixed softmax temperature of √d: for vectors whose entries
-    are much smaller than 1 (a GRU's states), it makes the weights flatter, not just safer."""
+    √d keeps the variance at 1. It is a fixed softmax temperature of √d: for vectors bounded in
+    (−1, 1) (a GRU's states, where |sᵀh| ≤ d) it caps every score at √d and makes the weights
+    flatter, which a parameter-free score can only undo by growing its states (notebook 03)."""
 
     def compare(self, query: torch.Tensor, prepared: torch.Tensor) -> torch.Tensor:
         return query @ prepared.transpose(1, 2) / math.sqrt(query.size(-1))  # [batch, tgt_len, src_len]
