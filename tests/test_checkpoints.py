@@ -220,7 +220,7 @@ def test_source_fingerprint_follows_the_code_not_its_comments(tmp_path):
 
 def test_the_fingerprint_covers_the_modules_that_build_and_train_a_model():
     names = {path.name for path in checkpoints.CODE_FILES}
-    assert {"models.py", "attention.py", "train.py", "batching.py"} <= names
+    assert {"models.py", "attention.py", "transformer.py", "train.py", "batching.py"} <= names
     assert all(path.exists() for path in checkpoints.CODE_FILES)
 
 

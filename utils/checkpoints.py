@@ -27,7 +27,8 @@ from utils.train import History, fit
 
 MODEL_CACHE = CACHE_DIR / "models"
 # The modules whose code decides what a trained model is: editing one of them retrains.
-CODE_FILES = tuple(Path(__file__).with_name(name) for name in ("models.py", "attention.py", "train.py", "batching.py"))
+CODE_FILES = tuple(Path(__file__).with_name(name)
+                   for name in ("models.py", "attention.py", "transformer.py", "train.py", "batching.py"))
 
 
 def _code_only(source: str) -> str:
