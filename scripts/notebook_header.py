@@ -1,8 +1,13 @@
-"""The first cells every notebook shares: a Colab badge and the setup cell.
+"""The header every notebook shares: a Colab badge, the setup cell and the kernelspec.
 
 The repository URL lives here and only here. `python scripts/notebook_header.py` stamps the
-badge (cell 0) and the setup cell (the first code cell) into every notebook; `--check` only
-reports notebooks whose header differs (tests/test_notebooks_hygiene.py runs it).
+badge (cell 0), the setup cell (the first code cell) and the kernelspec metadata into every
+notebook; `--check` only reports notebooks whose header differs (tests/test_notebooks_hygiene.py
+runs it).
+
+The kernelspec is the one JupyterLab writes for the default kernel ("Python 3 (ipykernel)"):
+with any other display name, merely opening a notebook makes JupyterLab rewrite it on its next
+autosave, and `git status` shows a change nobody made.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ REPO_URL = "https://github.com/seq2seq-attention/seq2seq-attention-notebooks"
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 BADGE_PREFIX = "[![Open In Colab]"
 SETUP_PREFIX = "# Setup:"
 
@@ -58,6 +64,8 @@ def header_problems(path: Path) -> list[str]:
     code = [c for c in nb.cells if c.cell_type == "code"]
     if not code or code[0].source != setup:
         problems.append("the first code cell is not the shared setup cell")
+    if dict(nb.metadata.get("kernelspec", {})) != KERNELSPEC:
+        problems.append(f"the kernelspec is not {KERNELSPEC} (what JupyterLab writes on save)")
     return problems
 
 
@@ -79,6 +87,8 @@ def stamp(path: Path) -> bool:
         at = first_code if first_code is not None else len(nb.cells)
         nb.cells.insert(at, nbformat.v4.new_code_cell(setup))
         changed = True
+    if dict(nb.metadata.get("kernelspec", {})) != KERNELSPEC:
+        nb.metadata["kernelspec"], changed = dict(KERNELSPEC), True
     if changed:
         nbformat.write(nb, path)
     return changed

@@ -8,7 +8,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-from notebook_header import header_problems  # noqa: E402
+from notebook_header import KERNELSPEC, header_problems  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 LOCAL_PATHS = re.compile(r"(/work/|/tmp/|/root/|/home/|/Users/|C:\\\\|ipykernel_\d+|/var/folders/)")
@@ -90,6 +90,14 @@ def test_has_plots_and_checked_claims(notebook):
 def test_shared_header(notebook):
     path, _ = notebook
     assert header_problems(path) == [], "run `python scripts/notebook_header.py` to stamp the header"
+
+
+def test_kernelspec_is_the_one_jupyterlab_writes(notebook):
+    """JupyterLab saves the default kernel as "Python 3 (ipykernel)"; any other name and merely
+    opening a notebook rewrites it on disk (autosave), leaving `git status` dirty."""
+    path, nb = notebook
+    assert nb["metadata"]["kernelspec"] == {"display_name": "Python 3 (ipykernel)", "language": "python",
+                                            "name": "python3"} == KERNELSPEC, path.name
 
 
 def test_readme_figures_match_the_notebooks():
