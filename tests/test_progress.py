@@ -55,7 +55,7 @@ def test_fit_leaves_text_not_widgets_in_a_notebook(monkeypatch):
         "import sys",
         f"sys.path.insert(0, {json.dumps(str(ROOT))})",
         "import torch",
-        "from utils.data import TranslationDataset, make_loader",
+        "from utils.batching import TranslationDataset, make_loader",
         "from utils.models import ModelConfig, build_model",
         "from utils.text import build_vocab",
         "from utils.train import fit",
