@@ -169,6 +169,14 @@ def test_unknown_word_is_flagged(box_and_loop):
     assert box.image.layout.display == "block"
 
 
+def test_warnings_are_shown_in_the_box(box_and_loop):
+    """translate warns (TranslationWarning) when no word is known: in a widget callback a warning
+    would go to a log nobody reads, so the box shows it."""
+    box, _ = box_and_loop
+    new_text(box, "zèbre girafe.")
+    assert "none of the words" in box.lines.value and box.lines.value.count("<b>note:</b>") == 2
+
+
 def test_empty_box_shows_an_error_and_no_map(box_and_loop):
     box, loop = box_and_loop
     click(box)

@@ -24,6 +24,7 @@ import asyncio
 import html
 import io
 import time
+import warnings
 from typing import Any, Callable
 
 from matplotlib.figure import Figure
@@ -64,7 +65,7 @@ class TranslateBox:
 
     ``translate(sentence) -> Translation`` does the work (e.g. ``utils.decode.translate`` with a
     model and its vocabularies); a ``ValueError`` from it (an empty sentence) is shown as an
-    error line. ``renders`` counts the results drawn. ``clock`` and ``call_later`` are the
+    error line, and its notes and warnings (unknown words, a sentence too long) as note lines. ``renders`` counts the results drawn. ``clock`` and ``call_later`` are the
     time source and the timer (tests replace them).
     """
 
@@ -129,13 +130,16 @@ class TranslateBox:
         self.renders += 1
         self.shown = sentence
         try:
-            result = self.translate(sentence)
+            with warnings.catch_warnings(record=True) as caught:   # shown in the box, not lost in a log
+                warnings.simplefilter("always")
+                result = self.translate(sentence)
         except ValueError as error:                      # e.g. an empty sentence
             self.lines.value = f"<b>error:</b> {html.escape(str(error))}"
             self.image.layout.display = "none"
             return
-        rows = [("FR", " ".join(result.source)), ("EN", str(result))]
-        rows += [("note", warning) for warning in result.warnings]
+        notes = list(result.warnings)
+        notes += [str(w.message) for w in caught if str(w.message) not in notes]
+        rows = [("FR", " ".join(result.source)), ("EN", str(result))] + [("note", note) for note in notes]
         self.lines.value = "<br>".join(f"<b>{k}:</b> {html.escape(v)}" for k, v in rows)
         if result.attention is None:                     # a model without attention
             self.image.layout.display = "none"
