@@ -8,7 +8,7 @@ localhost (a free port, a token, its own settings, workspace and runtime folders
 with headless Chromium, and checks:
 
 1. every notebook opens without an error, and opening it changes nothing on disk (its bytes
-   are compared after the kernel started and autosave had its chance);
+   are compared after the kernel started and autosave had its chance, and again after a save);
 2. notebook 05 runs top to bottom (Run All) without a Python error, and no cell but the
    translate box keeps a widget view (progress bars leave text);
 3. the translate box: a known sentence typed then Translate clicked, an unknown word with
@@ -248,7 +248,8 @@ window.jupyterapp.commands.execute('notebook:insert-cell-below').then(() => {
 
 # ----------------------------------------------------------------------------- the checks
 def check_opening(lab: Lab, report: Report, path: str) -> None:
-    """Open a notebook, let its kernel start and autosave run, and compare the file on disk."""
+    """Open a notebook, let its kernel start and autosave run, and compare the file on disk; then
+    save it (a reader's Ctrl+S) and compare again."""
     before = (lab.repo / path).read_bytes()
     lab.open(path)
     time.sleep(3 * AUTOSAVE_SECONDS + 2)
@@ -258,6 +259,10 @@ def check_opening(lab: Lab, report: Report, path: str) -> None:
     lab.screenshot(f"open_{name}")
     report.check(before == after and not state["dirty"], f"{name}: opening it leaves the file unchanged",
                  "" if before == after else _first_difference(before, after))
+    lab.call(path, "save")
+    saved = (lab.repo / path).read_bytes()
+    report.check(before == saved, f"{name}: saving it unread leaves the file unchanged",
+                 "" if before == saved else _first_difference(before, saved))
     errors = [c for c in state["cells"] for o in c["outputs"] if o.get("output_type") == "error"]
     report.check(not errors and state["widgetErrors"] == 0, f"{name}: opens without errors",
                  f"{len(errors)} error outputs, {state['widgetErrors']} widget errors")
