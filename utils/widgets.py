@@ -65,8 +65,9 @@ class TranslateBox:
 
     ``translate(sentence) -> Translation`` does the work (e.g. ``utils.decode.translate`` with a
     model and its vocabularies); a ``ValueError`` from it (an empty sentence) is shown as an
-    error line, and its notes and warnings (unknown words, a sentence too long) as note lines. ``renders`` counts the results drawn. ``clock`` and ``call_later`` are the
-    time source and the timer (tests replace them).
+    error line, its notes and warnings (unknown words, a sentence too long) as note lines.
+    ``renders`` counts the results drawn. ``clock`` and ``call_later`` are the time source and
+    the timer (tests replace them).
     """
 
     def __init__(self, translate: Callable[[str], Translation], sentence: str = "", *,
