@@ -6,6 +6,8 @@
 #   make test           unit tests + every notebook under nbval (the current stack)
 #   make classic-test   unit tests in the classic stack (Python 3.11, torch 2.3.1, torchtext 0.18)
 #   make execute        re-execute the notebooks in place (what the committed outputs come from)
+#   make browser-check  open every notebook in JupyterLab in headless Chromium, run notebook 05 and
+#                       use its translate box (needs chromium and chromedriver; see .ci/run)
 #
 # TORCH picks the torch build, e.g. `make test TORCH=torch==2.13.0`; CI pins a CPU build.
 
@@ -16,14 +18,17 @@ CLASSIC_PYTHON ?= python3.11
 CLASSIC_VENV ?= .venv-classic
 CLASSIC_PINS = torch==2.3.1 torchtext==0.18.0 "numpy<2"
 PYTEST_ARGS ?=
+# Jupyter refuses to start as root (containers, cloud VMs, Colab-like images) without --allow-root.
+USER_ID ?= $(shell id -u)
+LAB_FLAGS = $(if $(filter 0,$(USER_ID)),--allow-root)
 
 BIN = $(VENV)/bin
 CLASSIC_BIN = $(CLASSIC_VENV)/bin
 
-.PHONY: lab test classic-test unit execute clean
+.PHONY: lab test classic-test unit execute browser-check clean
 
 lab: $(VENV)/.installed
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/
 
 test: $(VENV)/.installed
 	@SEQ2SEQ_EXPECT_BACKEND=builtin TQDM_DISABLE=1 $(BIN)/python -m pytest tests notebooks \
@@ -41,6 +46,9 @@ classic-test: $(CLASSIC_VENV)/.installed
 execute: $(VENV)/.installed
 	$(BIN)/python scripts/execute_notebooks.py
 
+browser-check: $(VENV)/.installed
+	$(BIN)/python scripts/browser_check.py
+
 $(VENV)/.installed: requirements.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
@@ -54,4 +62,4 @@ $(CLASSIC_VENV)/.installed: requirements.txt Makefile
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(CLASSIC_VENV) data/cache
+	rm -rf $(VENV) $(CLASSIC_VENV) data/cache build/browser

@@ -1,10 +1,14 @@
-"""The first cells every notebook shares: a Colab badge and the setup cell.
+"""The header every notebook shares: a Colab badge, the setup cell and the kernelspec.
 
 The repository URL lives here and only here (``REPO_URL``). `python scripts/notebook_header.py`
-stamps the badge (cell 0) and the setup cell (the first code cell) into every notebook, and the
-Colab links into README.md; `--url URL` first writes a new URL into this file (publishing a
-copy under another name); `--check` only reports what differs (tests/test_notebooks_hygiene.py
-runs it).
+stamps the badge (cell 0), the setup cell (the first code cell) and the kernelspec metadata into
+every notebook, and the Colab links into README.md; `--url URL` first writes a new URL into this
+file (publishing a copy under another name); `--check` only reports what differs
+(tests/test_notebooks_hygiene.py runs it).
+
+The kernelspec is the one JupyterLab writes for the default kernel ("Python 3 (ipykernel)"):
+with any other display name, merely opening a notebook makes JupyterLab rewrite it on its next
+autosave, and `git status` shows a change nobody made.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ NOTEBOOKS = ROOT / "notebooks"
 README = ROOT / "README.md"
 COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^/\s]+/[^/\s]+/blob/main/notebooks/")
 
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 BADGE_PREFIX = "[![Open In Colab]"
 SETUP_PREFIX = "# Setup:"
 
@@ -97,6 +102,8 @@ def header_problems(path: Path) -> list[str]:
     code = [c for c in nb.cells if c.cell_type == "code"]
     if not code or code[0].source != setup:
         problems.append("the first code cell is not the shared setup cell")
+    if dict(nb.metadata.get("kernelspec", {})) != KERNELSPEC:
+        problems.append(f"the kernelspec is not {KERNELSPEC} (what JupyterLab writes on save)")
     return problems
 
 
@@ -118,6 +125,8 @@ def stamp(path: Path) -> bool:
         at = first_code if first_code is not None else len(nb.cells)
         nb.cells.insert(at, nbformat.v4.new_code_cell(setup))
         changed = True
+    if dict(nb.metadata.get("kernelspec", {})) != KERNELSPEC:
+        nb.metadata["kernelspec"], changed = dict(KERNELSPEC), True
     if changed:
         nbformat.write(nb, path)
     return changed

@@ -1,6 +1,11 @@
 """requirements.txt is the one list of dependencies; environment.yml must agree with it."""
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CLASSIC_PINS = {"torch": "torch==2.3.1", "torchtext": "torchtext==0.18.0", "numpy": "numpy<2"}
@@ -47,3 +52,24 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in readme and "make lab" in readme
     assert re.search(r"^make test\b", ci, re.M), ".ci/run must call the README's test command"
     assert re.search(r"^make classic-test\b", ci, re.M)
+
+
+@pytest.mark.parametrize("user_id, flagged", [("0", True), ("1000", False)])
+def test_make_lab_allows_root_only_for_root(user_id, flagged):
+    """Jupyter refuses to start as root without --allow-root (containers, cloud VMs, Colab-like
+    images); for anyone else the flag stays off."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    dry_run = subprocess.run(["make", "-n", "lab", f"USER_ID={user_id}", "VENV=/nonexistent-venv"],
+                             cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    lab = [line for line in dry_run.splitlines() if "jupyter lab" in line]
+    assert len(lab) == 1 and lab[0].split()[-1] == "notebooks/", dry_run
+    assert ("--allow-root" in lab[0]) == flagged, lab[0]
+
+
+def test_make_lab_knows_who_runs_it():
+    if shutil.which("make") is None or not hasattr(os, "geteuid"):
+        pytest.skip("make or os.geteuid is not available")
+    dry_run = subprocess.run(["make", "-n", "lab", "VENV=/nonexistent-venv"], cwd=ROOT, capture_output=True,
+                             text=True, check=True).stdout
+    assert ("--allow-root" in dry_run) == (os.geteuid() == 0)

@@ -8,7 +8,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-from notebook_header import header_problems, readme_problems  # noqa: E402
+from notebook_header import KERNELSPEC, header_problems, readme_problems  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 LOCAL_PATHS = re.compile(r"(/work/|/tmp/|/root/|/home/|/Users/|C:\\\\|ipykernel_\d+|/var/folders/)")
@@ -120,6 +120,14 @@ def test_publishing_under_another_url_restamps_everything(tmp_path):
     assert "colab.research.google.com/github/someone/my-fork/blob/main/notebooks/" in readme
     assert "colab.research.google.com/github/seq2seq-attention/" not in readme
     assert subprocess.run(run + ["--check"], capture_output=True).returncode == 0
+
+
+def test_kernelspec_is_the_one_jupyterlab_writes(notebook):
+    """JupyterLab saves the default kernel as "Python 3 (ipykernel)"; any other name and merely
+    opening a notebook rewrites it on disk (autosave), leaving `git status` dirty."""
+    path, nb = notebook
+    assert nb["metadata"]["kernelspec"] == {"display_name": "Python 3 (ipykernel)", "language": "python",
+                                            "name": "python3"} == KERNELSPEC, path.name
 
 
 def test_readme_figures_match_the_notebooks():

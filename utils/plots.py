@@ -41,6 +41,11 @@ def _finish(ax, xlabel: str, ylabel: str, title: str | None, log: bool):
     return ax
 
 
+def attention_figsize(n_src: int, n_tgt: int) -> tuple[float, float]:
+    """Figure size (inches) that gives each source and output word of a heatmap room for its label."""
+    return 0.32 * n_src + 2, 0.3 * n_tgt + 1.5
+
+
 def plot_attention(weights, src_tokens: Sequence[str], tgt_tokens: Sequence[str], ax=None,
                    gold: Sequence[tuple[int, int]] | None = None, title: str | None = None,
                    colorbar: bool = False, fontsize: int = 9):
@@ -50,7 +55,7 @@ def plot_attention(weights, src_tokens: Sequence[str], tgt_tokens: Sequence[str]
     if w.shape != (len(tgt_tokens), len(src_tokens)):
         raise ValueError(f"weights are {w.shape} but there are {len(tgt_tokens)} target and "
                          f"{len(src_tokens)} source tokens")
-    ax = _axes(ax, (0.32 * len(src_tokens) + 2, 0.3 * len(tgt_tokens) + 1.5))
+    ax = _axes(ax, attention_figsize(len(src_tokens), len(tgt_tokens)))
     image = ax.imshow(w, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
     ax.set_xticks(range(len(src_tokens)), src_tokens, rotation=90, fontsize=fontsize)
     ax.set_yticks(range(len(tgt_tokens)), tgt_tokens, fontsize=fontsize)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import os
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -11,7 +10,7 @@ from typing import Callable, Iterable
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from utils.progress import Progress
 
 Schedule = Callable[[int], float]
 
@@ -76,7 +75,9 @@ def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, cl
 
     ``teacher_forcing`` is a ratio in [0, 1] or a schedule ``step -> ratio``. ``lr_decay`` < 1
     lowers the learning rate linearly to ``lr * lr_decay`` by the last step. Prints one line per
-    epoch when ``verbose``; shows a tqdm progress bar when ``progress``. ``on_step_end(step,
+    epoch when ``verbose``; shows a progress bar when ``progress`` (:class:`utils.progress.Progress`:
+    in a notebook it turns into one line of text when training ends, so a saved notebook keeps no
+    dead widget; ``TQDM_DISABLE=1`` turns it off). ``on_step_end(step,
     model)`` and ``on_epoch_end(epoch, model)`` are called after each update and each epoch (to
     take snapshots, say); training mode is restored after them.
     Returns a :class:`History`.
@@ -90,44 +91,45 @@ def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, cl
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: 1.0 - (1.0 - lr_decay) * min(s, total_steps) / total_steps)
     history, step, start = History(), 0, time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        model.train()
-        epoch_start, total, count = time.perf_counter(), 0.0, 0
-        # TQDM_DISABLE=1 turns bars off everywhere (it is how the committed notebooks are executed).
-        bar = tqdm(loader, desc=f"epoch {epoch}/{epochs}", leave=False,
-                   disable=not progress or os.environ.get("TQDM_DISABLE", "") not in ("", "0"))
-        for batch in bar:
-            batch = batch.to(device)
-            ratio = float(schedule(step))
-            tgt_in, tgt_out = batch.tgt[:, :-1], batch.tgt[:, 1:]   # [batch, T] each
-            logits, _ = model(batch.src, batch.src_lengths, batch.src_mask, tgt_in,
-                              teacher_forcing=ratio, parallel=parallel)
-            loss = sequence_loss(logits, tgt_out, pad_id)
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            history.step_loss.append(loss.item())
-            history.step_time.append(time.perf_counter() - start)
-            history.step_ratio.append(ratio)
-            total, count = total + loss.item(), count + 1
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-            if on_step_end is not None:
-                on_step_end(step, model)
-                model.train()
-        history.epoch_loss.append(total / count)
-        history.epoch_time.append(time.perf_counter() - epoch_start)
-        line = f"epoch {epoch:2d}  train loss {total / count:.3f}"
-        if valid_loader is not None:
-            history.valid_loss.append(evaluate(model, valid_loader, device, pad_id)["loss"])
-            line += f"  valid loss {history.valid_loss[-1]:.3f}"
-        if verbose:
-            print(line + f"  ({history.epoch_time[-1]:.1f} s)")
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, model)
+    # One bar for the whole run; TQDM_DISABLE=1 turns it off (how the committed notebooks are run).
+    with Progress(total=epochs * len(loader), desc="training", unit="batches",
+                  disable=None if progress else True) as bar:
+        for epoch in range(1, epochs + 1):
             model.train()
+            epoch_start, total, count = time.perf_counter(), 0.0, 0
+            for batch in loader:
+                batch = batch.to(device)
+                ratio = float(schedule(step))
+                tgt_in, tgt_out = batch.tgt[:, :-1], batch.tgt[:, 1:]   # [batch, T] each
+                logits, _ = model(batch.src, batch.src_lengths, batch.src_mask, tgt_in,
+                                  teacher_forcing=ratio, parallel=parallel)
+                loss = sequence_loss(logits, tgt_out, pad_id)
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), clip)
+                optimizer.step()
+                scheduler.step()
+                step += 1
+                history.step_loss.append(loss.item())
+                history.step_time.append(time.perf_counter() - start)
+                history.step_ratio.append(ratio)
+                total, count = total + loss.item(), count + 1
+                bar.set_postfix(epoch=f"{epoch}/{epochs}", loss=f"{loss.item():.3f}")
+                bar.update()
+                if on_step_end is not None:
+                    on_step_end(step, model)
+                    model.train()
+            history.epoch_loss.append(total / count)
+            history.epoch_time.append(time.perf_counter() - epoch_start)
+            line = f"epoch {epoch:2d}  train loss {total / count:.3f}"
+            if valid_loader is not None:
+                history.valid_loss.append(evaluate(model, valid_loader, device, pad_id)["loss"])
+                line += f"  valid loss {history.valid_loss[-1]:.3f}"
+            if verbose:
+                bar.write(line + f"  ({history.epoch_time[-1]:.1f} s)")
+            if on_epoch_end is not None:
+                on_epoch_end(epoch, model)
+                model.train()
     return history
 
 

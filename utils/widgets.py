@@ -1,0 +1,166 @@
+"""The interactive translate box (notebook 05): type a French sentence, press Enter or click
+Translate, and see the English output with its attention map.
+
+One request draws one map. That needs care, because one gesture in the browser can send two
+messages to the kernel (the text box syncs its value only on Enter or when it loses focus):
+
+* type, then **click Translate**: leaving the box sends the new text, then the click arrives;
+* type, then **press Enter**: the ``submit`` event arrives *before* the new text;
+* press Enter or click on **unchanged** text: only the submit or the click arrives.
+
+So a new text is translated at once; a click that comes right after it (within
+``merge_window`` seconds) belongs to the same request and is dropped; a submit waits
+``merge_window`` seconds for new text and translates the text as it is if none comes.
+
+The result is drawn into an HTML widget (the lines) and an Image widget (the map, rendered
+to PNG without pyplot), so a new result replaces the old one in place: no output area to clear,
+no figure left for the notebook's own output. The box is shown through a display handle;
+:meth:`TranslateBox.close` replaces it with one line of text, so a notebook saved after that
+keeps no view of a dead widget.
+"""
+from __future__ import annotations
+
+import asyncio
+import html
+import io
+import time
+import warnings
+from typing import Any, Callable
+
+from matplotlib.figure import Figure
+
+from utils.decode import Translation
+from utils.plots import attention_figsize, plot_attention
+
+__all__ = ["TranslateBox", "heatmap_png"]
+
+HINT = "Type a French sentence with the corpus's words, then press Enter or click Translate."
+CLOSED = "(translate box closed: run this cell again to open it)"
+
+
+def heatmap_png(translation: Translation, title: str | None = None) -> bytes:
+    """The attention map of ``translation`` as PNG bytes (unknown words marked ``(<unk>)``)."""
+    labels = [f"{w} (<unk>)" if w in translation.unknown else w for w in translation.source]
+    src, out = labels + ["<eos>"], translation.output + ["<eos>"]
+    figure = Figure(figsize=attention_figsize(len(src), len(out)))   # not pyplot: nothing else shows it
+    plot_attention(translation.attention, src, out, ax=figure.subplots(), title=title)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _call_later(delay: float, callback: Callable[[], None]) -> Any:
+    """Run ``callback`` after ``delay`` seconds on the kernel's event loop (at once without one).
+    Returns something with ``.cancel()``, or None."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        callback()
+        return None
+    return loop.call_later(delay, callback)
+
+
+class TranslateBox:
+    """A text box, a Translate button and the result (text lines and the attention map).
+
+    ``translate(sentence) -> Translation`` does the work (e.g. ``utils.decode.translate`` with a
+    model and its vocabularies); a ``ValueError`` from it (an empty sentence) is shown as an
+    error line, its notes and warnings (unknown words, a sentence too long) as note lines.
+    ``renders`` counts the results drawn. ``clock`` and ``call_later`` are the time source and
+    the timer (tests replace them).
+    """
+
+    def __init__(self, translate: Callable[[str], Translation], sentence: str = "", *,
+                 merge_window: float = 0.5, clock: Callable[[], float] = time.monotonic,
+                 call_later: Callable[[float, Callable[[], None]], Any] = _call_later) -> None:
+        try:
+            import ipywidgets as widgets
+        except ImportError as error:
+            raise ImportError("the translate box needs ipywidgets (pip install ipywidgets); "
+                              "without it, call show_translation('...') instead") from error
+        self.translate, self.merge_window = translate, merge_window
+        self.clock, self.call_later = clock, call_later
+        self.renders = 0
+        self.shown: str | None = None          # the text whose result is on screen
+        self._value_drawn_at = float("-inf")   # when a new text was last drawn
+        self._pending: Any = None              # a submit waiting for new text
+        self._handle = None
+
+        self.text = widgets.Text(value=sentence, description="French:", continuous_update=False,
+                                 layout=widgets.Layout(width="80%"))
+        self.button = widgets.Button(description="Translate")
+        self.lines = widgets.HTML(value=f"<i>{html.escape(HINT)}</i>")
+        self.image = widgets.Image(format="png", layout=widgets.Layout(display="none"))
+        self.widget = widgets.VBox([widgets.HBox([self.text, self.button]), self.lines, self.image])
+
+        self.text.observe(self._on_new_text, names="value")   # Enter or leaving the box, text changed
+        self.text.on_msg(self._on_text_message)                # Enter ("submit"), changed or not
+        self.button.on_click(self._on_click)
+
+    # ------------------------------------------------------------------ events
+    def _on_new_text(self, change: dict) -> None:
+        self._cancel_pending()
+        self.render(change["new"])
+        self._value_drawn_at = self.clock()
+
+    def _on_click(self, _button: Any) -> None:
+        if self.shown == self.text.value and self.clock() - self._value_drawn_at < self.merge_window:
+            return   # leaving the box just sent this text and it is drawn: the same request
+        self._cancel_pending()
+        self.render(self.text.value)
+
+    def _on_text_message(self, _widget: Any, content: dict, _buffers: Any) -> None:
+        if content.get("event") != "submit":
+            return
+        # Enter on changed text sends "submit" first, then the text: give the text time to come.
+        self._cancel_pending()
+        self._pending = self.call_later(self.merge_window, self._submit_unchanged)
+
+    def _submit_unchanged(self) -> None:
+        self._pending = None
+        self.render(self.text.value)
+
+    def _cancel_pending(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+
+    # ------------------------------------------------------------------ drawing
+    def render(self, sentence: str) -> None:
+        """Translate ``sentence`` and show the result in place of the previous one."""
+        self.renders += 1
+        self.shown = sentence
+        try:
+            with warnings.catch_warnings(record=True) as caught:   # shown in the box, not lost in a log
+                warnings.simplefilter("always")
+                result = self.translate(sentence)
+        except ValueError as error:                      # e.g. an empty sentence
+            self.lines.value = f"<b>error:</b> {html.escape(str(error))}"
+            self.image.layout.display = "none"
+            return
+        notes = list(result.warnings)
+        notes += [str(w.message) for w in caught if str(w.message) not in notes]
+        rows = [("FR", " ".join(result.source)), ("EN", str(result))] + [("note", note) for note in notes]
+        self.lines.value = "<br>".join(f"<b>{k}:</b> {html.escape(v)}" for k, v in rows)
+        if result.attention is None:                     # a model without attention
+            self.image.layout.display = "none"
+        else:
+            self.image.value = heatmap_png(result, title=f"“{sentence.strip()}”")
+            self.image.layout.display = "block"
+
+    # ------------------------------------------------------------------ showing and closing
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        self._handle = display(self.widget, display_id=True)
+
+    def close(self) -> None:
+        """Close the widgets; where the box was shown, leave a line of text instead."""
+        self._cancel_pending()
+        if self._handle is not None:
+            self._handle.update({"text/plain": CLOSED}, raw=True)
+            self._handle = None
+        for widget in (self.text, self.button, self.lines, self.image, *self.widget.children, self.widget):
+            for model in (widget, getattr(widget, "layout", None), getattr(widget, "style", None)):
+                if model is not None:                  # a widget's layout and style are models too
+                    model.close()
