@@ -166,7 +166,8 @@ JS_PANEL = "const panel = window.jupyterapp.shell.widgets('main').find(w => w.co
 JS_STATE = JS_PANEL + """
 if (!panel) return null;
 const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
-const cells = panel.content.widgets.filter(c => c.model.type === 'code').map(c => ({
+const cells = panel.content.widgets.map((c, index) => ({c, index})).filter(x => x.c.model.type === 'code').map(({c, index}) => ({
+  index,
   count: c.model.executionCount,
   outputs: c.model.outputs.toJSON(),
   source: c.model.sharedModel.getSource(),
@@ -279,11 +280,16 @@ def _first_difference(before: bytes, after: bytes) -> str:
 
 
 def run_all(lab: Lab, report: Report, path: str, timeout: float) -> dict:
+    """Run All, as a reader would. A cell that raises stops Run All there: it is reported, and
+    the cells below it are run too (Run All Below), so one run finds every problem."""
     lab.open(path)
     lab.call(path, "notebook:run-all-cells")
-    start, shot_taken = time.monotonic(), False
+    start, shot_taken, failed_cells = time.monotonic(), False, []
 
-    def finished():
+    def errors_in(state):
+        return [(i, o) for i, c in enumerate(state["cells"]) for o in c["outputs"] if o.get("output_type") == "error"]
+
+    def settled():
         nonlocal shot_taken
         state = lab.state(path)
         if not shot_taken and time.monotonic() - start > 40:     # a cell at work, its progress bar
@@ -293,16 +299,27 @@ const running = [...document.querySelectorAll('.jp-CodeCell')].find(
 if (running) running.scrollIntoView({block: 'start'});""")
             lab.screenshot("run_05_training")
             shot_taken = True
-        failed = any(o.get("output_type") == "error" for c in state["cells"] for o in c["outputs"])
+        new_error = any(i not in failed_cells for i, _ in errors_in(state))
         done = state["kernel"] == "idle" and all(c["count"] is not None for c in state["cells"])
-        return state if failed or done else None
+        return state if new_error or done else None
 
-    time.sleep(5)
-    state = wait_for(finished, timeout, f"Run All of {path}", every=3)
+    while True:
+        time.sleep(5)
+        state = wait_for(settled, max(60.0, timeout - (time.monotonic() - start)), f"Run All of {path}", every=3)
+        new = [(i, o) for i, o in errors_in(state) if i not in failed_cells]
+        if not new:
+            break
+        i, error = new[0]
+        failed_cells.append(i)
+        report.check(False, f"{Path(path).stem}: code cell {i} raised {error.get('ename')}", error.get("evalue", "")[:300])
+        if i == len(state["cells"]) - 1:
+            break
+        lab.driver.execute_script(JS_PANEL + """
+panel.content.activeCellIndex = arguments[1];
+window.jupyterapp.commands.execute('notebook:run-all-below');""", path, state["cells"][i + 1]["index"])
     print(f"  Run All took {time.monotonic() - start:.0f} s", flush=True)
-    errors = [(i, o.get("ename"), o.get("evalue")) for i, c in enumerate(state["cells"])
-              for o in c["outputs"] if o.get("output_type") == "error"]
-    report.check(not errors, f"{Path(path).stem}: Run All ends without a Python error", str(errors[:1]))
+    report.check(not failed_cells, f"{Path(path).stem}: Run All ends without a Python error",
+                 f"{len(failed_cells)} cell(s) raised" if failed_cells else "")
     views = sorted({i for i, c in enumerate(state["cells"]) for o in c["outputs"]
                     if WIDGET_VIEW in o.get("data", {}) and "TranslateBox" not in c["source"]})
     report.check(not views, "no cell but the translate box keeps a widget view (progress bars became text)",

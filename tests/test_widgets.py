@@ -177,6 +177,21 @@ def test_warnings_are_shown_in_the_box(box_and_loop):
     assert "none of the words" in box.lines.value and box.lines.value.count("<b>note:</b>") == 2
 
 
+def test_a_failing_translate_is_shown_in_the_box(box_and_loop):
+    """An exception in a widget callback reaches only a log: the box says what went wrong, and
+    a click right after the new text still belongs to the same request."""
+    box, loop = box_and_loop
+
+    def broken(sentence):
+        return undefined_model  # noqa: F821  (a NameError, as when an earlier cell did not run)
+
+    box.translate = broken
+    new_text(box, "la fille court.")
+    click(box)
+    assert box.renders == 1
+    assert box.lines.value == "<b>error:</b> NameError: name &#x27;undefined_model&#x27; is not defined"
+
+
 def test_empty_box_shows_an_error_and_no_map(box_and_loop):
     box, loop = box_and_loop
     click(box)

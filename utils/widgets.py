@@ -65,7 +65,8 @@ class TranslateBox:
 
     ``translate(sentence) -> Translation`` does the work (e.g. ``utils.decode.translate`` with a
     model and its vocabularies); a ``ValueError`` from it (an empty sentence) is shown as an
-    error line, its notes and warnings (unknown words, a sentence too long) as note lines.
+    error line, any other exception as an error line with its type, and its notes and warnings
+    (unknown words, a sentence too long) as note lines.
     ``renders`` counts the results drawn. ``clock`` and ``call_later`` are the time source and
     the timer (tests replace them).
     """
@@ -134,8 +135,9 @@ class TranslateBox:
             with warnings.catch_warnings(record=True) as caught:   # shown in the box, not lost in a log
                 warnings.simplefilter("always")
                 result = self.translate(sentence)
-        except ValueError as error:                      # e.g. an empty sentence
-            self.lines.value = f"<b>error:</b> {html.escape(str(error))}"
+        except Exception as error:   # shown in the box: raised in a widget callback, it reaches only a log
+            message = str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
+            self.lines.value = f"<b>error:</b> {html.escape(message)}"
             self.image.layout.display = "none"
             return
         notes = list(result.warnings)
