@@ -75,7 +75,7 @@ class Progress:
         if self.notebook:
             self._show_widget()
         else:
-            self._text_bar = text_bar(total=total, desc=desc, leave=False, file=sys.stderr)
+            self._text_bar = text_bar(total=total, desc=desc, leave=False, file=sys.stderr, disable=False)  # Progress decided
 
     # ------------------------------------------------------------------ the two kinds of bar
     def _show_widget(self) -> None:
