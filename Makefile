@@ -19,9 +19,8 @@ CLASSIC_VENV ?= .venv-classic
 CLASSIC_PINS = torch==2.3.1 torchtext==0.18.0 "numpy<2"
 PYTEST_ARGS ?=
 # The notebooks are tested (and executed, scripts/execute_notebooks.py) on one CPU thread, so the
-# models they train, and the claims they check, are the same run after run: a two-thread run on a
-# busy CPU once trained different models (notebook 03's dot-attention AER 0.204, against 0.110-0.116
-# in one-thread runs and earlier two-thread runs).
+# models they train do not depend on how many cores the machine has (one and two threads already
+# round differently, and training amplifies it); the series' small models gain little from more.
 ONE_THREAD = OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 # Jupyter refuses to start as root (containers, cloud VMs, Colab-like images) without --allow-root.
 USER_ID ?= $(shell id -u)
