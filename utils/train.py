@@ -37,11 +37,14 @@ def inverse_sigmoid_decay(k: float = 200.0) -> Schedule:
 
 
 # ----------------------------------------------------------------------------- loss
-def sequence_loss(logits: torch.Tensor, tgt_out: torch.Tensor, pad_id: int) -> torch.Tensor:
+def sequence_loss(logits: torch.Tensor, tgt_out: torch.Tensor, pad_id: int,
+                  label_smoothing: float = 0.0) -> torch.Tensor:
     """Mean cross-entropy over real (non-pad) target tokens.
 
-    ``logits [batch, T, V]``, ``tgt_out [batch, T]``."""
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt_out.reshape(-1), ignore_index=pad_id)
+    ``logits [batch, T, V]``, ``tgt_out [batch, T]``. ``label_smoothing`` ε trains towards
+    ``1 − ε`` on the right word and ε spread over the whole vocabulary (Szegedy et al., 2016)."""
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt_out.reshape(-1), ignore_index=pad_id,
+                           label_smoothing=label_smoothing)
 
 
 @dataclass
@@ -68,7 +71,7 @@ class History:
 def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, clip: float = 1.0,
         teacher_forcing: float | Schedule = 1.0, valid_loader: Iterable | None = None,
         device: torch.device | str = "cpu", pad_id: int = 0, parallel: bool = True,
-        lr_decay: float = 1.0, progress: bool = True, verbose: bool = True,
+        lr_decay: float = 1.0, warmup: int = 0, label_smoothing: float = 0.0, progress: bool = True, verbose: bool = True,
         on_epoch_end: Callable[[int, nn.Module], None] | None = None,
         on_step_end: Callable[[int, nn.Module], None] | None = None) -> History:
     """Train ``model`` (a :class:`utils.models.Seq2Seq`) with Adam and gradient clipping.
@@ -88,8 +91,13 @@ def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, cl
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     total_steps = max(1, epochs * len(loader) - 1)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: 1.0 - (1.0 - lr_decay) * min(s, total_steps) / total_steps)
+
+    def lr_factor(s: int) -> float:   # linear warm-up over `warmup` steps, then linear decay to lr_decay
+        if s < warmup:
+            return (s + 1) / warmup
+        return 1.0 - (1.0 - lr_decay) * (min(s, total_steps) - warmup) / max(1, total_steps - warmup)
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
     history, step, start = History(), 0, time.perf_counter()
     # One bar for the whole run; TQDM_DISABLE=1 turns it off (how the committed notebooks are run).
     with Progress(total=epochs * len(loader), desc="training", unit="batches",
@@ -103,7 +111,7 @@ def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, cl
                 tgt_in, tgt_out = batch.tgt[:, :-1], batch.tgt[:, 1:]   # [batch, T] each
                 logits, _ = model(batch.src, batch.src_lengths, batch.src_mask, tgt_in,
                                   teacher_forcing=ratio, parallel=parallel)
-                loss = sequence_loss(logits, tgt_out, pad_id)
+                loss = sequence_loss(logits, tgt_out, pad_id, label_smoothing)
                 optimizer.zero_grad()
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), clip)
