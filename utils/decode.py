@@ -179,11 +179,11 @@ def _prepare(model: nn.Module, sources: Sequence[Sequence[str]], src_vocab: Voca
     check_vocabularies(model, src_vocab, tgt_vocab)
     if isinstance(sources, str):
         raise TypeError("expected a list of tokenised sentences, got a string; tokenise it first, e.g. "
-                        "[tokenize(sentence, 'fr')], or use translate() for one sentence")
+                        "[tokenize(sentence, lang)], or use translate() for one sentence")
     for i, tokens in enumerate(sources):
         if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
             raise TypeError(f"sources[{i}] must be a list of tokens (strings), got {tokens!r:.60}; "
-                            "tokenise sentences with utils.text.tokenize(sentence, 'fr')")
+                            "tokenise sentences with utils.text.tokenize(sentence, lang)")
         if len(tokens) == 0:
             raise ValueError(f"sources[{i}] is empty: nothing to translate (a model always writes some "
                              "sentence, which would be a translation of nothing)")
@@ -279,8 +279,10 @@ class Translation:
 
 def translate(model: nn.Module, sentence: str, src_vocab: Vocab, tgt_vocab: Vocab,
               device: torch.device | str | None = None, max_src_len: int | None = None,
-              reverse_source: bool | None = None) -> Translation:
-    """Translate one French sentence (a string), with clear handling of bad input.
+              reverse_source: bool | None = None, lang: str = "fr") -> Translation:
+    """Translate one sentence (a string) in language ``lang`` (French by default: the code
+    :func:`utils.text.tokenize` takes, and the model's source language), with clear handling of
+    bad input.
 
     * a non-string raises ``TypeError``; an empty sentence raises ``ValueError``, and so does one of
       punctuation only (``"..."``, ``"?!"``): it has no word to translate, and a model always writes
@@ -295,7 +297,7 @@ def translate(model: nn.Module, sentence: str, src_vocab: Vocab, tgt_vocab: Voca
     """
     if not isinstance(sentence, str):
         raise TypeError(f"translate expects a string, got {type(sentence).__name__}")
-    tokens = tokenize(sentence, "fr")
+    tokens = tokenize(sentence, lang)
     if not tokens:
         raise ValueError("nothing to translate: the sentence is empty")
     words = [t for t in tokens if any(ch.isalnum() for ch in t)]
