@@ -7,7 +7,7 @@ sentences (decoding, probes, attention maps) goes through :func:`batched`.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Iterator, Sequence
 
@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from utils.corpus import SentencePair
 from utils.data import load_synthetic
+from utils.subwords import Subwords
 from utils.text import Vocab, build_vocab, tokenize
 
 
@@ -147,6 +148,15 @@ class TextPair:
         return cls(src, tgt, tokenize(src, src_lang), tokenize(tgt, tgt_lang), src_lang, tgt_lang)
 
     @property
+    def src_words(self) -> list[str]:
+        """The source's word tokens (``src_tokens`` are subword pieces in a subword corpus)."""
+        return tokenize(self.src, self.src_lang)
+
+    @property
+    def tgt_words(self) -> list[str]:
+        return tokenize(self.tgt, self.tgt_lang)
+
+    @property
     def fr(self) -> str:
         return self.src
 
@@ -170,6 +180,8 @@ class ParallelData:
     batch_size: int = 64
     src_lang: str = "fr"
     tgt_lang: str = "en"
+    src_subwords: Subwords | None = None   # set by with_subwords(): tokens are then subword pieces
+    tgt_subwords: Subwords | None = None
 
     @cached_property
     def longest_source(self) -> int:
@@ -212,6 +224,29 @@ class ParallelData:
         src_vocab = build_vocab((p.src_tokens for p in splits[0]), min_freq=min_freq)
         tgt_vocab = build_vocab((p.tgt_tokens for p in splits[0]), min_freq=min_freq)
         return cls(*splits, src_vocab, tgt_vocab, batch_size=batch_size, src_lang=src_lang, tgt_lang=tgt_lang)
+
+    def with_subwords(self, vocab_size: int) -> "ParallelData":
+        """The same sentence pairs as subword pieces (:mod:`utils.subwords`): one sentencepiece model
+        per language, learnt from the training split's words, ``vocab_size`` pieces each. The
+        vocabularies are the pieces, so no word is unknown; ``p.src_words`` still gives the words."""
+        if self.src_subwords is not None:
+            raise ValueError("these pairs are subword pieces already")
+        src_subwords = Subwords.train((p.src_tokens for p in self.train), vocab_size)
+        tgt_subwords = Subwords.train((p.tgt_tokens for p in self.train), vocab_size)
+        splits = [[replace(p, src_tokens=src_subwords.encode(p.src_tokens), tgt_tokens=tgt_subwords.encode(p.tgt_tokens))
+                   for p in split] for split in (self.train, self.valid, self.test)]
+        return replace(self, train=splits[0], valid=splits[1], test=splits[2],
+                       src_vocab=build_vocab([p.src_tokens for p in splits[0]] + [src_subwords.pieces()]),
+                       tgt_vocab=build_vocab([p.tgt_tokens for p in splits[0]] + [tgt_subwords.pieces()]),
+                       src_subwords=src_subwords, tgt_subwords=tgt_subwords)
+
+    def source_units(self, words: Sequence[str]) -> list[str]:
+        """Word tokens → what the model reads: the words themselves, or their subword pieces."""
+        return self.src_subwords.encode(words) if self.src_subwords is not None else list(words)
+
+    def target_words(self, units: Sequence[str]) -> list[str]:
+        """What the model wrote (words, or subword pieces) → word tokens, for BLEU and for reading."""
+        return self.tgt_subwords.decode(units) if self.tgt_subwords is not None else list(units)
 
 
 def load_synthetic_data(batch_size: int = 64, reverse_source: bool = False, n_train: int | None = None) -> ParallelData:

@@ -2,8 +2,8 @@
 
 A word-level vocabulary keeps only words seen often enough in training; every other word becomes
 ``<unk>``. Subword units (Sennrich et al., 2016) split rare words into pieces that *are* frequent:
-``serrez-moi`` → ``▁serr`` ``ez`` ``-`` ``moi``. Frequent words stay whole, and any word can be
-spelled from pieces (down to single characters), so nothing is unknown.
+``serrez-moi`` → ``▁ser`` ``rez`` ``-`` ``moi``. Frequent words stay whole, and any word can be
+spelled from pieces (down to single characters seen in training), so nothing is unknown.
 
 The pieces come from `sentencepiece <https://github.com/google/sentencepiece>`_ (Kudo and
 Richardson, 2018), trained on the training split only. We chose it over Hugging Face
@@ -34,11 +34,10 @@ def _sentencepiece():
 class Subwords:
     """A sentencepiece model over word tokens: ``encode`` words → pieces, ``decode`` pieces → words.
 
-    >>> sw = Subwords.train([["je", "cours"], ["tu", "cours"], ...], vocab_size=300)
-    >>> sw.encode(["courez", "!"])
-    ['▁cour', 'ez', '▁!']
-    >>> sw.decode(['▁cour', 'ez', '▁!'])
-    ['courez', '!']
+    With 2,000 pieces learnt from notebook 06's French training split::
+
+        subwords.encode(["serrez-moi", "!"])   # ['▁ser', 'rez', '-', 'moi', '▁!']
+        subwords.decode(['▁ser', 'rez', '-', 'moi', '▁!'])   # ['serrez-moi', '!']
     """
 
     def __init__(self, model_proto: bytes):
@@ -70,15 +69,18 @@ class Subwords:
         return self._sp.encode(" ".join(tokens), out_type=str) if tokens else []
 
     def decode(self, pieces: Sequence[str]) -> list[str]:
-        """Pieces → word tokens: a piece starting with ``▁`` starts a new word. Specials such as
-        ``<unk>`` stay words of their own."""
+        """Pieces → word tokens, grouped as :func:`word_index` groups them."""
         words: list[str] = []
-        for piece in pieces:
-            if piece.startswith(MARK) or not words or piece.startswith("<"):
-                words.append(piece.lstrip(MARK))
-            else:
-                words[-1] += piece
-        return [w for w in words if w]
+        for piece, word in zip(pieces, word_index(pieces)):
+            if word == len(words):
+                words.append("")
+            words[word] += piece.replace(MARK, "")
+        return words
+
+    def pieces(self) -> list[str]:
+        """Every piece of the model (without ``<unk>``): the vocabulary a subword corpus needs, so
+        that a piece the training split happened not to use is not unknown."""
+        return [self._sp.id_to_piece(i) for i in range(len(self)) if not self._sp.is_unknown(i)]
 
     def __len__(self) -> int:
         return self._sp.get_piece_size()
@@ -91,12 +93,15 @@ class Subwords:
 
 
 def word_index(pieces: Sequence[str]) -> list[int]:
-    """For each piece, the index of the word it belongs to (a piece starting with ``▁`` starts one)."""
-    index, word = [], -1
+    """For each piece, the index of the word it belongs to: a piece starting with ``▁`` starts a
+    word, unless it follows a bare ``▁`` (sentencepiece writes ``▁`` alone before a piece that
+    cannot carry it: ``▁`` ``ça`` is one word)."""
+    index, word, previous = [], -1, MARK
     for piece in pieces:
-        if piece.startswith(MARK) or word < 0:
+        if word < 0 or (piece.startswith(MARK) and previous != MARK):
             word += 1
         index.append(word)
+        previous = piece
     return index
 
 
