@@ -32,8 +32,8 @@ from utils.download import find_tatoeba  # noqa: E402
 from utils.metrics import anchor_offsets, multi_reference_bleu  # noqa: E402
 from utils.models import ModelConfig, build_model, count_parameters  # noqa: E402
 from utils.runtime import seed_everything  # noqa: E402
-from utils.subwords import Subwords, word_attention  # noqa: E402
-from utils.text import build_vocab, normalize, tokenize  # noqa: E402
+from utils.subwords import word_attention  # noqa: E402
+from utils.text import normalize, tokenize  # noqa: E402
 from utils.train import fit  # noqa: E402
 
 LEXICON = {"tom": "tom", "marie": "mary", "homme": "man", "femme": "woman", "chat": "cat", "chien": "dog",
@@ -42,6 +42,7 @@ LEXICON = {"tom": "tom", "marie": "mary", "homme": "man", "femme": "woman", "cha
            "sœur": "sister", "école": "school", "rouge": "red", "lait": "milk", "café": "coffee", "bière": "beer",
            "thé": "tea", "fenêtre": "window", "arbre": "tree", "lettre": "letter", "cheval": "horse",
            "poisson": "fish", "oiseau": "bird", "nuit": "night", "neige": "snow", "pluie": "rain"}
+NAMES = {"tom", "marie"}
 
 
 def notebook_pairs(max_tokens: int = 10, n_pairs: int = 18_000):
@@ -52,70 +53,50 @@ def notebook_pairs(max_tokens: int = 10, n_pairs: int = 18_000):
     return split_by_sentence(pairs, (0.8, 0.1, 0.1), seed=0)
 
 
-class Pair:
-    def __init__(self, fr, en, src_tokens, tgt_tokens, src_words, tgt_words):
-        self.fr, self.en = fr, en
-        self.src_tokens, self.tgt_tokens = src_tokens, tgt_tokens      # what the model reads/writes
-        self.src_words, self.tgt_words = src_words, tgt_words          # word tokens
-
-
-def build_data(splits, units: str, vocab_size: int, batch_size: int, min_freq: int = 2):
-    words = [[(fr, en, tokenize(fr, "fr"), tokenize(en, "en")) for fr, en in split] for split in splits]
-    if units == "words":
-        sw_src = sw_tgt = None
-        conv = [[Pair(fr, en, s, t, s, t) for fr, en, s, t in split] for split in words]
-        src_vocab = build_vocab((p.src_tokens for p in conv[0]), min_freq=min_freq)
-        tgt_vocab = build_vocab((p.tgt_tokens for p in conv[0]), min_freq=min_freq)
-    else:
-        sw_src = Subwords.train([s for _, _, s, _ in words[0]], vocab_size)
-        sw_tgt = Subwords.train([t for _, _, _, t in words[0]], vocab_size)
-        conv = [[Pair(fr, en, sw_src.encode(s), sw_tgt.encode(t), s, t) for fr, en, s, t in split]
-                for split in words]
-        src_vocab = build_vocab(p.src_tokens for p in conv[0])
-        tgt_vocab = build_vocab(p.tgt_tokens for p in conv[0])
-    return ParallelData(*conv, src_vocab, tgt_vocab, batch_size=batch_size), sw_src, sw_tgt
+def build_data(splits, units: str, vocab_size: int, batch_size: int) -> ParallelData:
+    """Notebook 06's data: words (kept if seen twice in training), or subword pieces."""
+    data = ParallelData.from_text_pairs(*splits, min_freq=2, batch_size=batch_size)
+    return data.with_subwords(vocab_size) if units == "subwords" else data
 
 
 def run(args, splits, seed: int) -> dict:
-    data, sw_src, sw_tgt = build_data(splits, args.units, args.vocab, args.batch)
+    data = build_data(splits, args.units, args.vocab, args.batch)
     config = ModelConfig(decoder="luong", score="dot", emb_size=args.emb, hidden_size=args.hidden,
                          dropout=args.dropout, bidirectional=True, decoder_init=args.init)
     seed_everything(seed)
     model = build_model(config, len(data.src_vocab), len(data.tgt_vocab))
     start = time.perf_counter()
     history = fit(model, data.loader("train", seed=seed), args.epochs, lr=args.lr, lr_decay=args.lr_decay,
-                  warmup=args.warmup, label_smoothing=args.smoothing, progress=False, verbose=args.verbose,
+                  warmup=args.warmup, label_smoothing=args.smoothing, coverage=args.coverage, progress=False, verbose=args.verbose,
                   valid_loader=data.loader("valid") if args.verbose else None)
-    seconds = time.perf_counter() - start - (0 if not args.verbose else 0)
     train_seconds = sum(history.epoch_time)
     model.eval()
     groups, sources = defaultdict(list), {}
     for p in data.test:
-        groups[normalize(p.fr)].append(p.tgt_words)
-        sources[normalize(p.fr)] = p.src_tokens
+        groups[normalize(p.src)].append(p.tgt_words)
+        sources[normalize(p.src)] = p.src_tokens
     keys = list(groups)
-    to_words = (lambda toks: toks) if sw_tgt is None else sw_tgt.decode
     bleu = {}
     for name, k in (("greedy", 1), ("beam", 5)):
         hyps = beam_hypotheses(model, [sources[key] for key in keys], data.src_vocab, data.tgt_vocab, beam_size=k)
-        bleu[name] = multi_reference_bleu([to_words(data.tgt_vocab.decode(h[0].ids)) for h in hyps],
+        bleu[name] = multi_reference_bleu([data.target_words(data.tgt_vocab.decode(h[0].ids)) for h in hyps],
                                           [groups[key] for key in keys])
     held_out = data.valid + data.test
     maps = teacher_forced_attention(model, data, pairs=held_out)
     on_eos = total = 0
-    offsets = []
+    offsets = {"names": [], "nouns": []}
     for p, w in zip(held_out, maps):
-        if sw_src is not None:
+        if data.src_subwords is not None:
             w = word_attention(w, p.src_tokens, p.tgt_tokens)
         peaks = w[:-1].argmax(1)
         on_eos += int((peaks == w.size(1) - 1).sum())
         total += peaks.numel()
-        offsets += anchor_offsets(w, p.src_words, p.tgt_words, LEXICON)
-    return dict(seconds=train_seconds, wall=seconds, greedy=bleu["greedy"], beam=bleu["beam"],
-                eos=on_eos / total, anchors_on=sum(o == 0 for o in offsets) / max(1, len(offsets)),
-                anchors_near=sum(abs(o) <= 1 for o in offsets) / max(1, len(offsets)), n_anchors=len(offsets),
-                params=count_parameters(model), vocab=(len(data.src_vocab), len(data.tgt_vocab)),
-                valid=history.valid_loss[-1] if history.valid_loss else float("nan"))
+        for group, words in (("names", NAMES), ("nouns", LEXICON.keys() - NAMES)):
+            offsets[group] += anchor_offsets(w, p.src_words, p.tgt_words, {k: LEXICON[k] for k in words})
+    share = {group: (sum(o == 0 for o in v) / max(1, len(v)), sum(abs(o) <= 1 for o in v) / max(1, len(v)))
+             for group, v in offsets.items()}
+    return dict(seconds=train_seconds, greedy=bleu["greedy"], beam=bleu["beam"], eos=on_eos / total,
+                share=share, params=count_parameters(model), vocab=(len(data.src_vocab), len(data.tgt_vocab)))
 
 
 def main() -> None:
@@ -132,6 +113,7 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--dropout", type=float, default=0.3)
     parser.add_argument("--init", choices=["encoder", "zeros"], default="encoder")
+    parser.add_argument("--coverage", type=float, default=0.0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
@@ -142,9 +124,9 @@ def main() -> None:
     for seed in args.seeds:
         r = run(args, splits, seed)
         results.append(r)
+        anchors = "  ".join(f"{group} on {on:4.0%} near {near:4.0%}" for group, (on, near) in r["share"].items())
         print(f"  seed {seed}: train {r['seconds']:5.1f} s  greedy {r['greedy']:5.1f}  beam {r['beam']:5.1f}  "
-              f"peaks on <eos> {r['eos']:5.1%}  anchors on {r['anchors_on']:4.0%} near {r['anchors_near']:4.0%} "
-              f"({r['n_anchors']})  params {r['params']:,} vocab {r['vocab']}", flush=True)
+              f"peaks on <eos> {r['eos']:5.1%}  {anchors}  params {r['params']:,} vocab {r['vocab']}", flush=True)
     if len(results) > 1:
         def mean(key):
             values = [r[key] for r in results]
