@@ -18,10 +18,6 @@ CLASSIC_PYTHON ?= python3.11
 CLASSIC_VENV ?= .venv-classic
 CLASSIC_PINS = torch==2.3.1 torchtext==0.18.0 "numpy<2"
 PYTEST_ARGS ?=
-# The notebooks are tested (and executed, scripts/execute_notebooks.py) on one CPU thread, so the
-# models they train do not depend on how many cores the machine has (one and two threads already
-# round differently, and training amplifies it); the series' small models gain little from more.
-ONE_THREAD = OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 # Jupyter refuses to start as root (containers, cloud VMs, Colab-like images) without --allow-root.
 USER_ID ?= $(shell id -u)
 LAB_FLAGS = $(if $(filter 0,$(USER_ID)),--allow-root)
@@ -35,7 +31,7 @@ lab: $(VENV)/.installed
 	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/
 
 test: $(VENV)/.installed
-	@SEQ2SEQ_EXPECT_BACKEND=builtin TQDM_DISABLE=1 $(ONE_THREAD) $(BIN)/python -m pytest tests notebooks \
+	@SEQ2SEQ_EXPECT_BACKEND=builtin TQDM_DISABLE=1 $(BIN)/python -m pytest tests notebooks \
 	    --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -rs -p no:cacheprovider $(PYTEST_ARGS); \
 	rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: nothing to fail"; exit 0; fi; exit $$rc
 
@@ -51,7 +47,7 @@ execute: $(VENV)/.installed
 	$(BIN)/python scripts/execute_notebooks.py
 
 browser-check: $(VENV)/.installed
-	$(ONE_THREAD) $(BIN)/python scripts/browser_check.py
+	$(BIN)/python scripts/browser_check.py
 
 $(VENV)/.installed: requirements.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -75,7 +75,6 @@ def main() -> None:
     parser.add_argument("names", nargs="*", help="notebook names or paths (default: all, in order)")
     args = parser.parse_args()
     os.environ["TQDM_DISABLE"] = "1"
-    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"   # as `make test` (see the Makefile)
     if args.fresh:
         shutil.rmtree(ROOT / "data" / "cache" / "models", ignore_errors=True)
     paths = [Path(n) if Path(n).is_file() else ROOT / "notebooks" / (n if n.endswith(".ipynb") else f"{n}.ipynb")

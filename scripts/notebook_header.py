@@ -44,10 +44,11 @@ if root is None and ("google.colab" in sys.modules or os.environ.get("SEQ2SEQ_FO
     if not root.exists():
         url = os.environ.get("SEQ2SEQ_REPO_URL", "{{REPO_URL}}")
         subprocess.run(["git", "clone", "--depth", "1", url, str(root)], check=True)
-    try:
-        import sacrebleu  # noqa: F401  (the one package Colab lacks)
-    except ImportError:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "sacrebleu"], check=True)
+    for package in ("sacrebleu", "sentencepiece"):  # what the series needs beyond Colab's usual packages
+        try:
+            __import__(package)
+        except ImportError:
+            subprocess.run([sys.executable, "-m", "pip", "install", "-q", package], check=True)
 if root is None:
     raise RuntimeError("cannot find the series' `utils` package: open this notebook from the "
                        "repository's notebooks/ folder (see README.md)")

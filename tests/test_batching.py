@@ -139,6 +139,22 @@ def test_parallel_data_from_text_pairs():
         ParallelData.from_text_pairs([], valid, test)
 
 
+def test_from_text_pairs_tokenises_with_the_languages_given():
+    train = [("Wie geht's?", "How are you?"), ("Grüß dich!", "Hello!")]
+    valid, test = [("Die Straße ist lang.", "The street is long.")], [("Wer ist das?", "Who is that?")]
+    data = ParallelData.from_text_pairs(train, valid, test, src_lang="de")
+    assert (data.src_lang, data.tgt_lang) == ("de", "en")
+    pair = data.train[0]
+    assert pair.src_tokens == ["wie", "geht", "'s", "?"] and "geht" in data.src_vocab   # not French's "geht'"
+    assert pair.tgt_tokens == ["how", "are", "you", "?"] and (pair.src_lang, pair.tgt_lang) == ("de", "en")
+    assert pair.fr == pair.src == "Wie geht's?" and pair.en == pair.tgt == "How are you?"   # the old names still read
+    assert data.valid[0].src_tokens == ["die", "straße", "ist", "lang", "."]
+    french = ParallelData.from_text_pairs(train, valid, test)                               # French by default
+    assert french.src_lang == "fr" and french.train[0].src_tokens == ["wie", "geht'", "s", "?"]
+    with pytest.raises(ValueError, match="unknown language 'deu'"):
+        ParallelData.from_text_pairs(train, valid, test, src_lang="deu")
+
+
 def test_batched_keeps_every_item_once_and_says_where_it_belongs():
     items = [(torch.arange(n) + 1, torch.tensor([7, n])) for n in (5, 2, 4, 1, 3)]
     seen = []

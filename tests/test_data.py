@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from utils.data import DataFormatError, DataWarning, load_corpus, load_synthetic, load_tatoeba, split_by_sentence
+from utils.text import detokenize, normalize, tokenize
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -28,6 +29,35 @@ def test_load_corpus_accepts_crlf(tmp_path):
 
 
 GOOD = "le chat dort.\tthe cat sleeps.\t0-0 1-1 2-2 3-3"
+
+
+# tatoeba_deu_sample.tsv and tatoeba_spa_sample.tsv: sentences written for these tests in manythings.org's
+# 3-column layout (English, other language, attribution); the attributions' numbers and names are made up.
+def test_load_tatoeba_german_and_spanish_samples():
+    de = load_tatoeba(FIXTURES / "tatoeba_deu_sample.tsv", lang="de")
+    assert len(de) == 14 and de[1] == ("Wie geht's?", "How are you?") and de[4] == ("Die Straße ist lang.",
+                                                                                     "The street is long.")
+    es = load_tatoeba(FIXTURES / "tatoeba_spa_sample.tsv", lang="es")
+    assert len(es) == 13 and es[1] == ("¿Verdad?", "Really?") and es[10][0] == "Tom tiene razón, ¿verdad?"
+    for pairs, lang in ((de, "de"), (es, "es")):   # each language's rules undo themselves on real sentences
+        for source, _ in pairs:
+            assert detokenize(tokenize(source, lang), lang) == normalize(source)
+
+
+def test_load_tatoeba_skips_a_spanish_header_line():
+    with pytest.warns(DataWarning, match=r"tatoeba_spa_header\.tsv:1: skipped 1 header line \('English\\tSpanish'\)"):
+        pairs = load_tatoeba(FIXTURES / "tatoeba_spa_header.tsv", lang="es")
+    assert pairs == [("¡Hola!", "Hi."), ("¿Verdad?", "Really?"), ("¿Cómo estás?", "How are you?"),
+                     ("El niño está durmiendo.", "The boy is sleeping.")]
+
+
+def test_load_tatoeba_errors_name_the_language(tmp_path):
+    path = tmp_path / "deu.txt"
+    path.write_text("Hi.\tHallo!\nHow are you?\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"deu\.txt:2: expected 'English<TAB>German'"):
+        load_tatoeba(path, lang="de")
+    with pytest.raises(DataFormatError, match=r"deu\.txt:2: expected 'English<TAB>other language'"):
+        load_tatoeba(path)
 
 
 @pytest.mark.parametrize("bad, words", [
@@ -92,7 +122,8 @@ def test_load_tatoeba_keeps_a_real_attribution_column_out_of_the_pair(tmp_path, 
     assert load_tatoeba(path) == [("Va !", "Go."), ("Je vois.", "I see.")]
 
 
-@pytest.mark.parametrize("header", ["1\t2", "0\t1\t2", "English\tFrench", "eng\tfra\tattribution", "SRC\tTGT"])
+@pytest.mark.parametrize("header", ["1\t2", "0\t1\t2", "English\tFrench", "eng\tfra\tattribution", "SRC\tTGT",
+                                    "English\tGerman", "eng\tdeu", "en\tes"])
 def test_load_tatoeba_skips_a_header_line_and_says_so(tmp_path, header):
     path = tmp_path / "h.tsv"
     path.write_text(f"\n{header}\nGo.\tVa !\nI see.\tJe vois.\n", encoding="utf-8")

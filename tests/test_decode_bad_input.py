@@ -144,6 +144,22 @@ def test_some_unknown_words_are_noted_without_a_warning(trained, data):
     assert result.unknown == ["zorglub"] and len(result.warnings) == 1 and "<unk>" in result.warnings[0]
 
 
+# ----------------------------------------------------------------------------- source language
+def test_translate_tokenises_in_the_language_given():
+    from utils.batching import ParallelData
+
+    german = ParallelData.from_text_pairs([("Wie geht's?", "How are you?"), ("Grüß dich!", "Hello!")], [], [],
+                                          src_lang="de")
+    model = tiny_model(german)
+    with quiet():
+        result = translate(model, "Wie geht's dir?", german.src_vocab, german.tgt_vocab, lang="de")
+    assert result.source == ["wie", "geht", "'s", "dir", "?"] and result.unknown == ["dir"]
+    as_french = translate(model, "Wie geht's?", german.src_vocab, german.tgt_vocab)     # French by default
+    assert as_french.source == ["wie", "geht'", "s", "?"] and as_french.unknown == ["geht'", "s"]
+    with pytest.raises(ValueError, match="unknown language 'xx'"):
+        translate(model, "Hallo", german.src_vocab, german.tgt_vocab, lang="xx")
+
+
 # ----------------------------------------------------------------------------- source order (neighbour)
 def test_the_source_order_comes_from_the_model(splits, tmp_path, monkeypatch):
     monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from utils import download
-from utils.download import MIRROR_ENV, TATOEBA_FILES, DataUnavailableError, fetch, find_tatoeba
+from utils.download import MIRROR_ENV, TATOEBA_FILES, DataUnavailableError, fetch, find_tatoeba, tatoeba_files
 from utils.data import load_tatoeba
 
 SHARED_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tatoeba-fra-eng-sample.tsv"
@@ -236,6 +236,64 @@ def test_find_tatoeba_reads_the_environment_mirror(tmp_path, monkeypatch, no_net
     (tmp_path / "eng-fra.txt").write_text(TATOEBA_LINES)
     monkeypatch.setenv(MIRROR_ENV, str(tmp_path))
     assert find_tatoeba(cache_dir=tmp_path / "cache") == tmp_path / "eng-fra.txt"
+
+
+# ----------------------------------------------------------------------------- other languages
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def test_find_tatoeba_german_in_the_mirror(tmp_path, no_network):
+    assert tatoeba_files("de") == ("deu.txt", "eng-deu.txt", "tatoeba-deu-eng-sample.tsv")
+    assert tatoeba_files("fr") == TATOEBA_FILES and tatoeba_files("es")[0] == "spa.txt"
+    (tmp_path / "fra.txt").write_text(TATOEBA_LINES)              # French is no answer to German
+    for name in reversed(tatoeba_files("de")):
+        (tmp_path / name).write_bytes((FIXTURES / "tatoeba_deu_sample.tsv").read_bytes())
+        assert find_tatoeba("de", mirror=tmp_path, cache_dir=tmp_path / "cache") == tmp_path / name
+    assert load_tatoeba(find_tatoeba("de", mirror=tmp_path), "de")[1] == ("Wie geht's?", "How are you?")
+    assert find_tatoeba(mirror=tmp_path) == tmp_path / "fra.txt"   # French stays the default
+    assert no_network == []
+
+
+def test_find_tatoeba_german_offline_says_how_to_get_it(tmp_path, no_network):
+    (tmp_path / "mirror").mkdir()
+    (tmp_path / "mirror" / "fra.txt").write_text(TATOEBA_LINES)
+    with pytest.raises(DataUnavailableError) as info:
+        find_tatoeba("de", mirror=tmp_path / "mirror", cache_dir=tmp_path / "cache")
+    message = str(info.value)
+    for needle in ("English–German", "https://www.manythings.org/anki/deu-eng.zip", "put deu.txt in",
+                   str(tmp_path / "cache"), "eng-deu.txt", "tatoeba-deu-eng-sample.tsv", MIRROR_ENV,
+                   "holds none of deu.txt"):
+        assert needle in message
+    assert "French" not in message and "fra" not in message.replace(str(tmp_path), "")
+    assert [getattr(url, "full_url", url) for url in no_network] == ["https://www.manythings.org/anki/deu-eng.zip"]
+
+
+def test_find_tatoeba_downloads_spanish_unchecked_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:                        # manythings.org's layout: no folder
+        z.writestr("spa.txt", (FIXTURES / "tatoeba_spa_sample.tsv").read_text(encoding="utf-8"))
+        z.writestr("_about.txt", "about")
+    requests = serve(monkeypatch, buffer.getvalue())
+    with pytest.warns(UserWarning, match="was not checked against a checksum"):
+        path = find_tatoeba("es", cache_dir=tmp_path)
+    assert path == tmp_path / "spa.txt" and load_tatoeba(path, "es")[1] == ("¿Verdad?", "Really?")
+    (request,) = requests
+    assert request.full_url == "https://www.manythings.org/anki/spa-eng.zip"
+    assert request.get_header("User-agent") == download.USER_AGENT
+    assert find_tatoeba("es", cache_dir=tmp_path) == path and len(requests) == 1   # cached
+
+
+@pytest.mark.parametrize("lang, words", [("en", "English is the other side"), ("it", "unknown language 'it'")])
+def test_find_tatoeba_rejects_a_language_it_cannot_find(tmp_path, no_network, lang, words):
+    with pytest.raises(ValueError, match=words):
+        find_tatoeba(lang, cache_dir=tmp_path)
+
+
+def test_find_tatoeba_still_takes_the_mirror_first(tmp_path, no_network):
+    (tmp_path / "eng-fra.txt").write_text(TATOEBA_LINES)
+    with pytest.warns(FutureWarning, match="the first argument is the language now"):
+        assert find_tatoeba(tmp_path, cache_dir=tmp_path / "cache") == tmp_path / "eng-fra.txt"
 
 
 def test_notebook_06_is_skipped_with_the_reason_when_no_data(monkeypatch):

@@ -361,3 +361,14 @@ def test_count_parameters():
     assert count_parameters(luong) == (V_SRC * E + gru) + decoder      # the dot score has no weights
     # the vanilla decoder's GRU also reads the context: H more inputs per gate
     assert count_parameters(vanilla) - count_parameters(luong) == 3 * H * H
+
+
+def test_luong_decoder_can_start_from_zeros():
+    config = ModelConfig(decoder="luong", emb_size=8, hidden_size=16, decoder_init="zeros")
+    model = build_model(config, 20, 20)
+    hidden = torch.randn(1, 3, 16)
+    assert torch.equal(model.decoder.init_state(hidden, torch.randn(3, 5, 16)), torch.zeros(1, 3, 16))
+    default = build_model(ModelConfig(decoder="luong", emb_size=8, hidden_size=16), 20, 20)
+    assert default.decoder.init_state(hidden, None) is hidden            # the series' default: the encoder's state
+    with pytest.raises(ValueError, match="init"):
+        build_model(ModelConfig(decoder="luong", decoder_init="mean"), 20, 20)

@@ -42,6 +42,16 @@ def test_plot_attention_heatmap():
     ax.figure.canvas.draw()
 
 
+def test_plot_labels_name_the_languages_in_use():
+    w = torch.full((2, 2), 0.5)
+    ax = plot_attention(w, ["hallo", "<eos>"], ["hello", "<eos>"], source_language="de")
+    assert ax.get_xlabel() == "source (German)" and ax.get_ylabel() == "output (English)"
+    ax = plot_attention(w, ["hola", "<eos>"], ["hi", "<eos>"], source_language="Spanish", target_language="fr")
+    assert ax.get_xlabel() == "source (Spanish)" and ax.get_ylabel() == "output (French)"
+    ax = plot_probe({"a": {1: 0.5}}, {1: 0.1}, [1], source_language="de")
+    assert ax.get_xlabel().startswith("German word, counted from the start")
+
+
 def test_plot_attention_accepts_numpy_and_an_existing_axes():
     fig, (a, b) = plt.subplots(1, 2)
     out = plot_attention(np.eye(2), ["x", "y"], ["X", "Y"], ax=b)
@@ -147,7 +157,7 @@ def test_plot_probe_draws_categories():
     ax.figure.canvas.draw()
     assert labels(ax.get_xticklabels()) == ["1st", "2nd", "3rd", "10th", "3rd-last", "2nd-last"]
     assert len(ax.patches) == 2 * len(positions)                 # bars, not a line across positions
-    assert ax.get_lines() == [] and "not to scale" in ax.get_xlabel()
+    assert ax.get_lines() == [] and "not to scale" in ax.get_xlabel() and ax.get_xlabel().startswith("French word")
 
 
 def test_smooth():

@@ -1,4 +1,4 @@
-"""Device choice, seeding, the environment line, and claims checked in code."""
+"""Device choice, CPU threads, seeding, the environment line, and claims checked in code."""
 import random
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from utils.checks import ClaimFailed, check
-from utils.runtime import describe_environment, get_device, seed_everything
+from utils.runtime import CPU_THREADS, describe_environment, get_device, seed_everything, use_cpu_threads
 
 
 # ----------------------------------------------------------------------------- device
@@ -114,3 +114,16 @@ def test_check_raises_with_claim_and_evidence(capsys):
     assert message.startswith("✗")
     assert capsys.readouterr().out == ""                 # nothing printed as if it held
     assert issubclass(ClaimFailed, AssertionError)
+
+
+def test_use_cpu_threads_sets_a_fixed_count_and_refuses_zero():
+    before = torch.get_num_threads()
+    try:
+        use_cpu_threads()
+        assert torch.get_num_threads() == CPU_THREADS == 2
+        use_cpu_threads(1)
+        assert torch.get_num_threads() == 1
+        with pytest.raises(ValueError, match="at least 1"):
+            use_cpu_threads(0)
+    finally:
+        torch.set_num_threads(before)

@@ -42,9 +42,32 @@ def test_normalize_is_nfc_lowercase_and_straight_apostrophes():
     assert normalize("  L’homme  ") == "l'homme"
 
 
-def test_tokenize_rejects_unknown_language():
-    with pytest.raises(ValueError, match="'fr' or 'en'"):
-        tokenize("hello", "de")
+@pytest.mark.parametrize("sentence, tokens", [
+    ("Wie geht's?", ["wie", "geht", "'s", "?"]),                # 's = es goes right, as in English
+    ("Grüß dich!", ["grüß", "dich", "!"]),
+    ("Die Straße ist schön.", ["die", "straße", "ist", "schön", "."]),   # lower() keeps ß
+    ("Ich hab' keine Zeit.", ["ich", "hab", "'", "keine", "zeit", "."]),
+    ("Schreib mir eine E-Mail.", ["schreib", "mir", "eine", "e-mail", "."]),
+])
+def test_tokenize_german(sentence, tokens):
+    assert tokenize(sentence, "de") == tokens
+
+
+@pytest.mark.parametrize("sentence, tokens", [
+    ("¿Verdad?", ["¿", "verdad", "?"]),
+    ("¡Hola!", ["¡", "hola", "!"]),
+    ("Sí, ¿cómo estás?", ["sí", ",", "¿", "cómo", "estás", "?"]),
+    ("El niño habla con O'Brien.", ["el", "niño", "habla", "con", "o'brien", "."]),  # no clitics in Spanish
+])
+def test_tokenize_spanish(sentence, tokens):
+    assert tokenize(sentence, "es") == tokens
+
+
+@pytest.mark.parametrize("call", [tokenize, detokenize])
+def test_an_unknown_language_is_an_error_naming_the_supported_ones(call):
+    with pytest.raises(ValueError, match=r"unknown language 'it': supported are 'en' \(English\), 'fr' \(French\), "
+                                         r"'de' \(German\), 'es' \(Spanish\)"):
+        call("ciao", "it")
 
 
 def test_tokenize_empty():
@@ -57,6 +80,10 @@ def test_tokenize_empty():
     ("qu'il dort.", "fr"),
     ("my sister's cat does not sleep.", "en"),
     ("the man doesn't eat an apple, but he often eats cakes.", "en"),
+    ("wie geht's? grüß dich!", "de"),
+    ("die straße ist schön, ich hab' keine zeit.", "de"),
+    ("sí, ¿verdad?", "es"),
+    ("¡hola! ¿cómo estás, señor o'brien?", "es"),
 ])
 def test_detokenize_round_trip(sentence, lang):
     assert detokenize(tokenize(sentence, lang), lang) == sentence
@@ -65,6 +92,8 @@ def test_detokenize_round_trip(sentence, lang):
 def test_detokenize_glues():
     assert detokenize(["l'", "homme", "dort", "."], "fr") == "l'homme dort."
     assert detokenize(["my", "sister", "'s", "cat", "does", "n't", "run", "!"], "en") == "my sister's cat doesn't run!"
+    assert detokenize(["¿", "verdad", "?"], "es") == "¿verdad?"             # ¿ glues to the next word
+    assert detokenize(["wie", "geht", "'s", "?"], "de") == "wie geht's?"     # 's to the word before
 
 
 # ----------------------------------------------------------------------------- Vocab

@@ -196,6 +196,21 @@ def test_lr_decay_reaches_lr_times_decay_at_the_last_step(tiny, monkeypatch):
     seen.clear()
     fit(tiny_model(tiny), loader, epochs=1, lr=0.01, pad_id=tgt_v.pad_id, progress=False, verbose=False)
     assert seen == pytest.approx([0.01] * 3)                             # no decay by default
+    seen.clear()
+    fit(tiny_model(tiny), loader, epochs=2, lr=0.01, lr_decay=0.1, warmup=2, pad_id=tgt_v.pad_id,
+        progress=False, verbose=False)
+    assert seen == pytest.approx([0.005, 0.01,                          # warm-up: up to lr in 2 steps
+                                  0.01, 0.007, 0.004, 0.001])            # then linear decay to lr * lr_decay
+
+
+def test_label_smoothing_moves_the_target_off_one_word():
+    logits = torch.tensor([[[8.0, -4.0, -4.0, -4.0]]])                 # confident in word 0, the right one
+    target = torch.tensor([[0]])
+    plain = sequence_loss(logits, target, pad_id=3)
+    smoothed = sequence_loss(logits, target, pad_id=3, label_smoothing=0.3)
+    assert smoothed > plain                                              # confidence is now penalised
+    log_p = torch.log_softmax(logits[0, 0], -1)
+    assert smoothed == pytest.approx(-(0.7 * log_p[0] + 0.3 * log_p.mean()).item(), rel=1e-5)
 
 
 # ----------------------------------------------------------------------------- evaluate
@@ -264,3 +279,44 @@ def test_pairs_per_second_measures_without_changing_the_model_unless_asked(tiny)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     pairs_per_second(model, batches, tgt_v.pad_id, optimizer)
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))   # with one: trained
+
+
+# ----------------------------------------------------------------------------- coverage penalty
+def test_coverage_penalty_is_zero_when_every_position_is_read_equally_and_large_for_a_collapse():
+    from utils.train import coverage_penalty
+
+    real = torch.ones(1, 4, dtype=torch.bool)
+    assert coverage_penalty(torch.eye(4)[None], real, real) == pytest.approx(0.0)
+    collapsed = torch.zeros(1, 4, 4)
+    collapsed[..., -1] = 1.0                                             # every target word reads the last position
+    assert coverage_penalty(collapsed, real, real) == pytest.approx((3 * 1 + 3 ** 2) / 4)
+
+
+def test_coverage_penalty_ignores_padding_and_scales_with_lengths():
+    from utils.train import coverage_penalty
+
+    weights = torch.full((1, 3, 4), 0.0)
+    weights[0, :, :2] = 0.5                                              # 3 target words over 2 real positions
+    src_mask = torch.tensor([[True, True, False, False]])
+    tgt_mask = torch.tensor([[True, True, False]])                       # the third row is padding
+    assert coverage_penalty(weights, src_mask, tgt_mask) == pytest.approx(0.0)   # each position gets T/S = 1
+    weights[0, 2] = torch.tensor([0.0, 0.0, 1.0, 0.0])                   # padding rows and columns change nothing
+    assert coverage_penalty(weights, src_mask, tgt_mask) == pytest.approx(0.0)
+
+
+def test_fit_with_coverage_spreads_attention(tiny):
+    from utils.train import coverage_penalty
+
+    ds, _, tgt_v = tiny
+    loader = make_loader(ds, batch_size=8)
+
+    def penalty_after(coverage):
+        model = tiny_model(tiny)
+        fit(model, loader, epochs=4, lr=0.01, coverage=coverage, pad_id=tgt_v.pad_id, progress=False, verbose=False)
+        model.eval()
+        with torch.no_grad():
+            batch = next(iter(make_loader(ds, batch_size=len(ds), shuffle=False)))
+            _, weights = model(batch.src, batch.src_lengths, batch.src_mask, batch.tgt[:, :-1])
+            return coverage_penalty(weights, batch.src_mask, batch.tgt[:, 1:] != tgt_v.pad_id).item()
+
+    assert penalty_after(coverage=5.0) < penalty_after(coverage=0.0)

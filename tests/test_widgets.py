@@ -99,7 +99,7 @@ def box_and_loop(translator):
 def test_nothing_is_drawn_before_a_request(box_and_loop):
     box, _ = box_and_loop
     assert box.renders == 0 and box.image.layout.display == "none"
-    assert "press Enter or click Translate" in box.lines.value
+    assert "Type a French sentence" in box.lines.value and box.text.description == "French:"
 
 
 def test_click_on_unchanged_text_draws_once(box_and_loop, translator):
@@ -109,6 +109,20 @@ def test_click_on_unchanged_text_draws_once(box_and_loop, translator):
     assert box.renders == 1 and translator.calls == [DEFAULT]
     assert "<b>FR:</b> le chien dort ." in box.lines.value and "<b>EN:</b>" in box.lines.value
     assert bytes(box.image.value).startswith(b"\x89PNG") and box.image.layout.display == "block"
+
+
+def test_the_box_names_its_languages(translator):
+    loop = FakeLoop()
+    box = TranslateBox(translator, DEFAULT, language="de", clock=loop.clock, call_later=loop.call_later)
+    try:
+        assert box.text.description == "German:" and "Type a German sentence" in box.lines.value
+        click(box)
+        loop.advance(5)
+        assert "<b>DE:</b> le chien dort ." in box.lines.value and "<b>EN:</b>" in box.lines.value
+    finally:
+        box.close()
+    with pytest.raises(ValueError, match="unknown language 'xx'"):
+        TranslateBox(translator, target_language="xx")
 
 
 def test_typed_then_clicked_draws_once(box_and_loop, translator):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from utils.corpus import SentencePair, from_pharaoh
+from utils.languages import LANGUAGES, TATOEBA_CODES, language_name
 from utils.text import normalize, tokenize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,9 +67,10 @@ def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
                     yield lineno, line
 
 
-HEADER_NAMES = frozenset({"english", "french", "eng", "fra", "fre", "en", "fr", "source", "target", "src", "tgt",
-                          "alignment", "attribution", "license"})
-"""Column names that make a first line a header (compared in lower case)."""
+HEADER_NAMES = frozenset({*(name.lower() for name in LANGUAGES.values()), *LANGUAGES, *TATOEBA_CODES.values(),
+                          "fre", "ger", "source", "target", "src", "tgt", "alignment", "attribution", "license"})
+"""Column names that make a first line a header (compared in lower case): a language's name or code
+(``English``, ``de``, ``spa``), ``source``, ``target`` and the like."""
 
 
 def _rows(path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -130,22 +132,26 @@ ATTRIBUTION = re.compile(r"CC-BY|Attribution|tatoeba\.org", re.IGNORECASE)
 tatoeba.org #2877272 (CM) & #1158250 (Wittydev)`` on every line of its 3-column files."""
 
 
-def load_tatoeba(path: str | Path) -> list[tuple[str, str]]:
-    """Read a Tatoeba export: ``English<TAB>French[<TAB>attribution]`` per line.
+def load_tatoeba(path: str | Path, lang: str | None = None) -> list[tuple[str, str]]:
+    """Read a Tatoeba export: ``English<TAB>other language[<TAB>attribution]`` per line.
 
-    Returns ``(french, english)`` pairs (source first, as everywhere in this series).
+    Returns ``(other, english)`` pairs (source first, as everywhere in this series): ``(french,
+    english)`` for ``fra.txt``, ``(german, english)`` for ``deu.txt``. ``lang`` (``"de"``) only
+    names the language in error messages; the file is read the same way for every language.
 
     Two layouts exist: 2 columns (the d2l.ai and PyTorch-tutorial files) and 3 (manythings.org's,
     whose third column is the attribution). A third column counts as an attribution only if it
     looks like one (it matches :data:`ATTRIBUTION`); otherwise the line has a tab *inside* a
     sentence, which would silently cut that sentence in two, so it is a :class:`DataFormatError`
     naming the file and line, like any line with another number of columns or an empty side.
-    A header line is skipped with a :class:`DataWarning`; an empty file is an error.
+    A header line is skipped with a :class:`DataWarning`; an empty file is an error. Nothing else
+    is skipped: a malformed line stops the reading, so no pair is lost without a word.
     """
+    other = language_name(lang) if lang is not None else "other language"
     pairs = []
     for lineno, cols in _rows(Path(path)):
         if len(cols) not in (2, 3) or not cols[0].strip() or not cols[1].strip():
-            raise DataFormatError(f"{path}:{lineno}: expected 'English<TAB>French' with an "
+            raise DataFormatError(f"{path}:{lineno}: expected 'English<TAB>{other}' with an "
                                   f"optional third attribution column, found {len(cols)} column(s)")
         if len(cols) == 3 and not ATTRIBUTION.search(cols[2]):
             raise DataFormatError(f"{path}:{lineno}: 3 columns, but the third ({cols[2]!r}) is not a Tatoeba "

@@ -16,6 +16,7 @@ import torch.nn as nn
 
 from utils.batching import batched
 from utils.provenance import check_vocabularies, trained_with
+from utils.subwords import Subwords, word_attention
 from utils.text import Vocab, tokenize
 
 
@@ -179,11 +180,11 @@ def _prepare(model: nn.Module, sources: Sequence[Sequence[str]], src_vocab: Voca
     check_vocabularies(model, src_vocab, tgt_vocab)
     if isinstance(sources, str):
         raise TypeError("expected a list of tokenised sentences, got a string; tokenise it first, e.g. "
-                        "[tokenize(sentence, 'fr')], or use translate() for one sentence")
+                        "[tokenize(sentence, lang)], or use translate() for one sentence")
     for i, tokens in enumerate(sources):
         if isinstance(tokens, str) or not all(isinstance(t, str) for t in tokens):
             raise TypeError(f"sources[{i}] must be a list of tokens (strings), got {tokens!r:.60}; "
-                            "tokenise sentences with utils.text.tokenize(sentence, 'fr')")
+                            "tokenise sentences with utils.text.tokenize(sentence, lang)")
         if len(tokens) == 0:
             raise ValueError(f"sources[{i}] is empty: nothing to translate (a model always writes some "
                              "sentence, which would be a translation of nothing)")
@@ -279,8 +280,11 @@ class Translation:
 
 def translate(model: nn.Module, sentence: str, src_vocab: Vocab, tgt_vocab: Vocab,
               device: torch.device | str | None = None, max_src_len: int | None = None,
-              reverse_source: bool | None = None) -> Translation:
-    """Translate one French sentence (a string), with clear handling of bad input.
+              reverse_source: bool | None = None, lang: str = "fr",
+              subwords: tuple[Subwords, Subwords] | None = None) -> Translation:
+    """Translate one sentence (a string) in language ``lang`` (French by default: the code
+    :func:`utils.text.tokenize` takes, and the model's source language), with clear handling of
+    bad input.
 
     * a non-string raises ``TypeError``; an empty sentence raises ``ValueError``, and so does one of
       punctuation only (``"..."``, ``"?!"``): it has no word to translate, and a model always writes
@@ -288,6 +292,9 @@ def translate(model: nn.Module, sentence: str, src_vocab: Vocab, tgt_vocab: Voca
     * vocabularies that are not the model's raise ``VocabularyMismatchError`` (a ``ValueError``);
     * unknown words become ``<unk>`` and are listed in ``.unknown`` and ``.warnings``; when *no*
       word is known, the output is a guess, and a :class:`TranslationWarning` says so too;
+    * ``subwords`` ``(source, target)`` (a subword model's ``data.src_subwords, data.tgt_subwords``):
+      the words are split into pieces for the model, its pieces joined back into words, and its
+      attention merged into a map over words (:func:`utils.subwords.word_attention`);
     * a sentence longer than ``max_src_len`` tokens is translated, with a :class:`TranslationWarning`
       (and a line in ``.warnings``) that quality will drop. ``max_src_len`` defaults to the longest
       training sentence, which a model from :func:`utils.checkpoints.train_or_load` (or a checkpoint
@@ -295,7 +302,7 @@ def translate(model: nn.Module, sentence: str, src_vocab: Vocab, tgt_vocab: Voca
     """
     if not isinstance(sentence, str):
         raise TypeError(f"translate expects a string, got {type(sentence).__name__}")
-    tokens = tokenize(sentence, "fr")
+    tokens = tokenize(sentence, lang)
     if not tokens:
         raise ValueError("nothing to translate: the sentence is empty")
     words = [t for t in tokens if any(ch.isalnum() for ch in t)]
@@ -303,7 +310,8 @@ def translate(model: nn.Module, sentence: str, src_vocab: Vocab, tgt_vocab: Voca
         raise ValueError(f"nothing to translate: {sentence.strip()!r} has no words, only punctuation "
                          "(a model always writes some sentence, which here could only be invented)")
     notes, loud = [], []
-    unknown = src_vocab.unknown(tokens)
+    units = subwords[0].encode(tokens) if subwords is not None else tokens
+    unknown = src_vocab.unknown(units)
     if unknown:
         notes.append(f"unknown word(s) {unknown} were replaced by <unk>")
         if all(w in unknown for w in words):
@@ -312,11 +320,15 @@ def translate(model: nn.Module, sentence: str, src_vocab: Vocab, tgt_vocab: Voca
     record = trained_with(model)
     if max_src_len is None and record is not None:
         max_src_len = record.max_src_len
-    if max_src_len is not None and len(tokens) > max_src_len:
-        loud.append(f"{len(tokens)} tokens is longer than the {max_src_len} the model was trained on: "
+    if max_src_len is not None and len(units) > max_src_len:
+        loud.append(f"{len(units)} tokens is longer than the {max_src_len} the model was trained on: "
                     "expect a poor translation (often a short one)")
-    (output,), (attention,) = translate_tokens(model, [tokens], src_vocab, tgt_vocab, device,
+    (output,), (attention,) = translate_tokens(model, [units], src_vocab, tgt_vocab, device,
                                                reverse_source=reverse_source)
+    if subwords is not None:
+        if attention is not None:
+            attention = word_attention(attention, units, output)
+        output = subwords[1].decode(output)
     for message in loud:
         warnings.warn(message, TranslationWarning, stacklevel=2)
     return Translation(tokens, output, attention, unknown, notes + loud)

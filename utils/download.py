@@ -2,7 +2,7 @@
 
 :func:`fetch` looks in a *mirror* folder first (the environment variable ``SEQ2SEQ_DATA_MIRROR``),
 then in the cache (``data/cache/``), then online; it checks the checksum when one is known.
-:func:`find_tatoeba` finds (or downloads) the Tatoeba English–French pairs.
+:func:`find_tatoeba` finds (or downloads) the Tatoeba pairs of English and French, German or Spanish.
 """
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import hashlib
 import os
 import shutil
 import urllib.request
+import warnings
 import zipfile
 from pathlib import Path
 
 from utils.data import CACHE_DIR
+from utils.languages import LANGUAGES, TATOEBA_CODES, language_name
 
 MIRROR_ENV = "SEQ2SEQ_DATA_MIRROR"
 
@@ -56,12 +58,13 @@ def _mirror_folder(mirror: str | Path | None) -> Path | None:
 
 def fetch(filename: str, url: str, sha256: str | None = None,
           cache_dir: str | Path | None = None, mirror: str | Path | None = None,
-          sha1: str | None = None) -> Path:
+          sha1: str | None = None, headers: dict[str, str] | None = None) -> Path:
     """Return a local path to ``filename``: from the mirror folder, the cache, or ``url``.
 
     ``mirror`` defaults to the environment variable ``SEQ2SEQ_DATA_MIRROR``; one that names no
     folder raises :class:`DataUnavailableError`. A downloaded file whose checksum differs from
     ``sha256`` (or ``sha1``, for sources that publish only that) is deleted and reported.
+    ``headers`` are sent with the download request (a site may refuse urllib's User-Agent).
     """
     folder = _mirror_folder(mirror)
     if folder is not None and (folder / filename).is_file():
@@ -73,7 +76,8 @@ def fetch(filename: str, url: str, sha256: str | None = None,
     cache.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
     try:
-        with urllib.request.urlopen(url, timeout=30) as response, open(partial, "wb") as out:
+        request = urllib.request.Request(url, headers=headers) if headers else url
+        with urllib.request.urlopen(request, timeout=30) as response, open(partial, "wb") as out:
             shutil.copyfileobj(response, out)
     except OSError as error:
         partial.unlink(missing_ok=True)
@@ -100,44 +104,90 @@ TATOEBA_MEMBER = "fra-eng/fra.txt"
 TATOEBA_FILES = ("fra.txt", "eng-fra.txt", "tatoeba-fra-eng-sample.tsv")
 """File names looked for in the mirror folder, in this order: the full corpus as manythings.org
 or d2l.ai (``fra.txt``) and the PyTorch tutorial (``eng-fra.txt``) name it, then a sample."""
+MANYTHINGS_URL = "https://www.manythings.org/anki/{code}-eng.zip"
+"""manythings.org's export for the other languages (``deu-eng.zip`` holds ``deu.txt``, 3 columns).
+No checksum is published for these files, and they change as Tatoeba grows."""
+USER_AGENT = "seq2seq-attention-tutorial (Python urllib)"
+"""Sent with manythings.org downloads, in case the site refuses urllib's default ``Python-urllib/3.x``
+(sites that block scrapers often do)."""
 
 
-def find_tatoeba(mirror: str | Path | None = None, cache_dir: str | Path | None = None,
+def tatoeba_files(lang: str = "fr") -> tuple[str, ...]:
+    """The file names :func:`find_tatoeba` looks for in the mirror folder, in this order:
+    ``deu.txt``, ``eng-deu.txt``, ``tatoeba-deu-eng-sample.tsv`` for ``"de"`` (:data:`TATOEBA_FILES`
+    for French)."""
+    code = _tatoeba_code(lang)
+    return (f"{code}.txt", f"eng-{code}.txt", f"tatoeba-{code}-eng-sample.tsv")
+
+
+def _tatoeba_code(lang: str) -> str:
+    if language_name(lang) == "English":
+        raise ValueError("English is the other side of every Tatoeba file: give the source language, "
+                         f"one of {[code for code in LANGUAGES if code != 'en']}")
+    return TATOEBA_CODES[lang]
+
+
+def _tatoeba_source(lang: str) -> tuple[str, str | None, str]:
+    """Where ``lang``'s pairs are downloaded from: the zip's URL, its SHA-1 (None: not published)
+    and the file to extract from it."""
+    if lang == "fr":
+        return TATOEBA_URL, TATOEBA_SHA1, TATOEBA_MEMBER
+    code = _tatoeba_code(lang)
+    return MANYTHINGS_URL.format(code=code), None, f"{code}.txt"
+
+
+def find_tatoeba(lang: str = "fr", mirror: str | Path | None = None, cache_dir: str | Path | None = None,
                  download: bool = True) -> Path:
-    """A local Tatoeba English–French file (``English<TAB>French[<TAB>attribution]``).
+    """A local Tatoeba file of English–``lang`` pairs (``English<TAB>other[<TAB>attribution]``).
 
     Looks in the mirror folder (``mirror``, default ``$SEQ2SEQ_DATA_MIRROR``) for one of
-    :data:`TATOEBA_FILES`, then in the cache; otherwise downloads :data:`TATOEBA_URL` (checked
-    against :data:`TATOEBA_SHA1`) and extracts ``fra.txt`` into the cache. Raises
-    :class:`DataUnavailableError`, saying how to get the file, when none of this works, and when
-    the mirror names no folder.
+    :func:`tatoeba_files` (``lang``), then in the cache for ``fra.txt`` / ``deu.txt`` / ``spa.txt``;
+    otherwise downloads the zip and extracts that file into the cache. French comes from
+    :data:`TATOEBA_URL`, checked against :data:`TATOEBA_SHA1`; the other languages from
+    :data:`MANYTHINGS_URL`, **without** a checksum (none is published, and the file changes as
+    Tatoeba grows), with a warning that says so. Raises :class:`DataUnavailableError`, naming the
+    language and how to get its file, when none of this works, and when the mirror names no folder.
+
+    Called as ``find_tatoeba(folder)`` (the mirror first, as before languages), a path that is no
+    language code is taken as the mirror, with a ``FutureWarning``.
     """
+    if lang not in LANGUAGES and (isinstance(lang, os.PathLike) or Path(str(lang)).expanduser().is_dir()):
+        warnings.warn(f"find_tatoeba({str(lang)!r}): the first argument is the language now; "
+                      f"call find_tatoeba(mirror={str(lang)!r})", FutureWarning, stacklevel=2)
+        lang, mirror = "fr", lang
+    code, files = _tatoeba_code(lang), tatoeba_files(lang)
     folder = _mirror_folder(mirror)
     if folder is not None:
-        for name in TATOEBA_FILES:
+        for name in files:
             if (folder / name).is_file():
                 return folder / name
     cache = Path(cache_dir or CACHE_DIR)
-    text = cache / "fra.txt"
+    text = cache / files[0]
     if text.exists():
         return text
-    searched = f"; the mirror {folder} holds none of {', '.join(TATOEBA_FILES)}" if folder is not None else ""
+    searched = f"; the mirror {folder} holds none of {', '.join(files)}" if folder is not None else ""
     if not download:
-        raise DataUnavailableError(_how_to_get_tatoeba(cache, "downloads are switched off" + searched))
+        raise DataUnavailableError(_how_to_get_tatoeba(lang, cache, "downloads are switched off" + searched))
+    url, sha1, member = _tatoeba_source(lang)
     try:
-        archive = fetch("fra-eng.zip", TATOEBA_URL, sha1=TATOEBA_SHA1, cache_dir=cache, mirror=folder)
+        archive = fetch(f"{code}-eng.zip", url, cache_dir=cache, mirror=folder, sha1=sha1,
+                        headers=None if sha1 else {"User-Agent": USER_AGENT})
     except DataUnavailableError as error:
-        raise DataUnavailableError(_how_to_get_tatoeba(cache, str(error).splitlines()[0] + searched)) from None
-    with zipfile.ZipFile(archive) as z, z.open(TATOEBA_MEMBER) as member, open(text.with_suffix(".part"), "wb") as out:
-        shutil.copyfileobj(member, out)
+        raise DataUnavailableError(_how_to_get_tatoeba(lang, cache, str(error).splitlines()[0] + searched)) from None
+    if sha1 is None:
+        warnings.warn(f"{archive} (from {url}) was not checked against a checksum: manythings.org "
+                      "publishes none", UserWarning, stacklevel=2)
+    with zipfile.ZipFile(archive) as z, z.open(member) as source, open(text.with_suffix(".part"), "wb") as out:
+        shutil.copyfileobj(source, out)
     text.with_suffix(".part").replace(text)
     return text
 
 
-def _how_to_get_tatoeba(cache: Path, reason: str) -> str:
-    return (f"The Tatoeba English–French pairs are not available ({reason}).\n"
+def _how_to_get_tatoeba(lang: str, cache: Path, reason: str) -> str:
+    name, (full, tutorial, sample), (url, _, _) = language_name(lang), tatoeba_files(lang), _tatoeba_source(lang)
+    return (f"The Tatoeba English–{name} pairs are not available ({reason}).\n"
             f"To get them, do one of:\n"
             f"  * run on a machine with internet access (the file is downloaded once, into {cache});\n"
-            f"  * download {TATOEBA_URL}, unzip it and put fra.txt in {cache};\n"
-            f"  * put fra.txt (manythings.org/anki), eng-fra.txt (the PyTorch tutorial's data.zip) or\n"
-            f"    tatoeba-fra-eng-sample.tsv in a folder and set {MIRROR_ENV}=/path/to/that/folder.")
+            f"  * download {url} (with a browser), unzip it and put {full} in {cache};\n"
+            f"  * put {full} (manythings.org/anki), {tutorial} (as the PyTorch tutorial names it) or\n"
+            f"    {sample} in a folder and set {MIRROR_ENV}=/path/to/that/folder.")

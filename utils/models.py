@@ -37,6 +37,7 @@ class ModelConfig:
     attention_size: int = 32    # hidden units of the concat score's layer (v·tanh(W[s;h]))
     bidirectional: bool = False # encoder reads both ways (Bahdanau et al.); see BidirectionalEncoder
     query: str = "current"      # Luong decoder's attention query: "current" s_i, or "previous" s_{i-1}
+    decoder_init: str = "encoder"  # Luong decoder's first state: the encoder's "encoder" summary, or "zeros"
     # The Transformer (utils/transformer.py) uses hidden_size as d_model and dropout, plus:
     layers: int = 2             # layers in its encoder and in its decoder
     heads: int = 4              # attention heads per attention layer
@@ -245,11 +246,13 @@ class LuongDecoder(nn.Module):
 
     def __init__(self, vocab_size: int, emb_size: int, hidden_size: int, score: str = "dot",
                  dropout: float = 0.0, pad_id: int = 0, attention_size: int | None = None,
-                 query: str = "current"):
+                 query: str = "current", init: str = "encoder"):
         super().__init__()
         if query not in ("current", "previous"):
             raise ValueError(f"query must be 'current' (s_i) or 'previous' (s_i-1), got {query!r}")
-        self.query = query
+        if init not in ("encoder", "zeros"):
+            raise ValueError(f"init must be 'encoder' (start from the encoder's final state) or 'zeros', got {init!r}")
+        self.query, self.init = query, init
         self.embedding = nn.Embedding(vocab_size, emb_size, padding_idx=pad_id)
         self.rnn = nn.GRU(emb_size, hidden_size, batch_first=True)
         self.score = make_score(score, hidden_size, hidden_size, attention_size)
@@ -258,6 +261,8 @@ class LuongDecoder(nn.Module):
         self.out = nn.Linear(hidden_size, vocab_size)           # W_o
 
     def init_state(self, enc_hidden: Tensor, enc_out: Tensor) -> LuongState:
+        if self.init == "zeros":              # the source reaches the decoder only through attention
+            return torch.zeros_like(enc_hidden)
         return enc_hidden  # [1, batch, H]: step 1 of the seeds — the last encoder state
 
     def _predict(self, states: Tensor, enc_out: Tensor, src_mask: Tensor,
@@ -402,7 +407,7 @@ def build_model(config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, p
         decoder = VanillaDecoder(tgt_vocab_size, c.emb_size, c.hidden_size, c.dropout, pad_id)
     elif c.decoder == "luong":
         decoder = LuongDecoder(tgt_vocab_size, c.emb_size, c.hidden_size, c.score, c.dropout, pad_id,
-                               c.attention_size, c.query)
+                               c.attention_size, c.query, c.decoder_init)
     elif c.decoder == "bahdanau":
         decoder = BahdanauDecoder(tgt_vocab_size, c.emb_size, c.hidden_size, c.score, c.dropout, pad_id,
                                   c.attention_size)

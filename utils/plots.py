@@ -9,6 +9,8 @@ import matplotlib.ticker as ticker
 import numpy as np
 import torch
 
+from utils.languages import LANGUAGES
+
 
 def _axes(ax, figsize):
     if ax is None:
@@ -48,9 +50,11 @@ def attention_figsize(n_src: int, n_tgt: int) -> tuple[float, float]:
 
 def plot_attention(weights, src_tokens: Sequence[str], tgt_tokens: Sequence[str], ax=None,
                    gold: Sequence[tuple[int, int]] | None = None, title: str | None = None,
-                   colorbar: bool = False, fontsize: int = 9):
+                   colorbar: bool = False, fontsize: int = 9, source_language: str = "French",
+                   target_language: str = "English"):
     """Heatmap of attention ``weights [len(tgt_tokens), len(src_tokens)]``: rows are output words,
-    columns the source words they attended to. ``gold`` links (source, target) are drawn as boxes."""
+    columns the source words they attended to. ``gold`` links (source, target) are drawn as boxes.
+    The axis labels name the languages: a name (``"German"``) or a code (``"de"``)."""
     w = weights.detach().cpu().numpy() if isinstance(weights, torch.Tensor) else np.asarray(weights)
     if w.shape != (len(tgt_tokens), len(src_tokens)):
         raise ValueError(f"weights are {w.shape} but there are {len(tgt_tokens)} target and "
@@ -59,8 +63,8 @@ def plot_attention(weights, src_tokens: Sequence[str], tgt_tokens: Sequence[str]
     image = ax.imshow(w, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
     ax.set_xticks(range(len(src_tokens)), src_tokens, rotation=90, fontsize=fontsize)
     ax.set_yticks(range(len(tgt_tokens)), tgt_tokens, fontsize=fontsize)
-    ax.set_xlabel("source (French)")
-    ax.set_ylabel("output (English)")
+    ax.set_xlabel(f"source ({LANGUAGES.get(source_language, source_language)})")
+    ax.set_ylabel(f"output ({LANGUAGES.get(target_language, target_language)})")
     for s, t in gold or []:
         ax.add_patch(plt.Rectangle((s - 0.5, t - 0.5), 1, 1, fill=False, edgecolor="darkorange", lw=1.5))
     if title:
@@ -125,10 +129,11 @@ def _ordinal(position: int) -> str:
 
 
 def plot_probe(curves: Mapping[str, Mapping[int, float]], baseline: Mapping[int, float], positions: Sequence[int],
-               ax=None, title: str | None = None):
+               ax=None, title: str | None = None, source_language: str = "French"):
     """Probe accuracy per source position (see :func:`utils.probes.probe_final_state`) as grouped
     bars, one colour per model, with the most-common-word baseline as a black tick on each group.
-    The positions are categories (1st, 2nd, …, 2nd-last), not a scale: a bar chart says so."""
+    The positions are categories (1st, 2nd, …, 2nd-last), not a scale: a bar chart says so.
+    ``source_language`` (a name or a code) names the words counted on the x axis."""
     ax = _axes(ax, (9, 3.5))
     x = np.arange(len(positions))
     width = 0.8 / len(curves)
@@ -137,7 +142,7 @@ def plot_probe(curves: Mapping[str, Mapping[int, float]], baseline: Mapping[int,
     ax.hlines([baseline[p] for p in positions], x - 0.42, x + 0.42, colors="black", lw=2,
               label="baseline: most common word")
     ax.set_xticks(x, [_ordinal(p) for p in positions])
-    ax.set_xlabel("French word, counted from the start, then from the end (categories, not to scale)")
+    ax.set_xlabel(f"{LANGUAGES.get(source_language, source_language)} word, counted from the start, then from the end (categories, not to scale)")
     ax.set_ylabel("probe accuracy")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3, axis="y")

@@ -6,9 +6,17 @@ imports and works, the ids come from ``torchtext.vocab.build_vocab_from_iterator
 (no torchtext, or a broken one) a built-in implementation gives the same ids for the same data.
 Set ``SEQ2SEQ_TEXT_BACKEND=builtin`` to force the built-in one.
 
-torchtext's own tokenizers (``basic_english``) are English-only, so tokenisation is ours for
-both languages: French elision stays on the left word (``l'homme`` → ``l'`` ``homme``),
-English clitics on the right (``sister's`` → ``sister`` ``'s``; ``don't`` → ``do`` ``n't``).
+torchtext's own tokenizers (``basic_english``) are English-only, so tokenisation is ours, with
+rules per language (:data:`utils.languages.LANGUAGES`):
+
+* French: an elision stays on the left word (``l'homme`` → ``l'`` ``homme``);
+* English: clitics go right (``sister's`` → ``sister`` ``'s``; ``don't`` → ``do`` ``n't``);
+* German: the apostrophe marks a dropped letter, almost always in ``'s`` = *es*
+  (``geht's`` = *geht es*), so ``'s`` goes right as in English: ``geht`` stays the word it is in
+  ``geht es`` (one vocabulary entry, not two) and ``'s`` is a word the attention can link to *it*;
+* Spanish: ``¿`` and ``¡`` are tokens, and :func:`detokenize` glues them to the word that follows
+  (``¿verdad?``); Spanish has no apostrophe contractions, so one inside a word (a name like
+  ``O'Brien``) stays in it.
 """
 from __future__ import annotations
 
@@ -19,41 +27,69 @@ import warnings
 from collections import Counter
 from typing import Iterable
 
+from utils.languages import language_name
+
 PAD, UNK, SOS, EOS = "<pad>", "<unk>", "<sos>", "<eos>"
 SPECIALS = [PAD, UNK, SOS, EOS]
 
 # ----------------------------------------------------------------------------- tokenisation
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
-_FRENCH = re.compile(r"aujourd'hui|\w+'|\w+(?:-\w+)*|[^\w\s]", re.UNICODE)  # aujourd'hui: one word
-_ENGLISH = re.compile(r"\w+(?=n't\b)|n't\b|'\w+|\w+(?:-\w+)*|[^\w\s]", re.UNICODE)
+_TOKEN = {   # one regular expression per language; a token is one match
+    "fr": re.compile(r"aujourd'hui|\w+'|\w+(?:-\w+)*|[^\w\s]"),           # l' homme; aujourd'hui: one word
+    "en": re.compile(r"\w+(?=n't\b)|n't\b|'\w+|\w+(?:-\w+)*|[^\w\s]"),    # sister 's, does n't
+    "de": re.compile(r"'\w+|\w+(?:-\w+)*|[^\w\s]"),                        # geht 's (= geht es)
+    "es": re.compile(r"\w+(?:['-]\w+)*|[^\w\s]"),                          # ¿ verdad ?; o'brien: one word
+}
+_OPENING = ("¿", "¡")   # Spanish marks that open a question or an exclamation
 
 
 def normalize(text: str) -> str:
-    """Unicode NFC, typographic apostrophes → ``'``, no-break spaces → spaces, lower case."""
+    """Unicode NFC, typographic apostrophes → ``'``, no-break spaces → spaces, lower case.
+
+    Lower case is ``str.lower``, which keeps ``ß`` (``casefold`` would write ``ss``).
+    """
     text = unicodedata.normalize("NFC", text).translate(_APOSTROPHES)
     text = text.replace("\u00a0", " ").replace("\u202f", " ")  # French puts these before ?!:; and inside « »
     return text.lower().strip()
 
 
 def tokenize(text: str, lang: str) -> list[str]:
-    """Split normalised text into tokens; ``lang`` is ``"fr"`` or ``"en"``.
+    """Split normalised text into tokens with the rules of ``lang`` (a code of
+    :data:`utils.languages.LANGUAGES`: ``"fr"``, ``"en"``, ``"de"``, ``"es"``).
+
+    Words keep their letters (``ä ö ü ß ñ é``); punctuation marks are tokens of their own. An
+    unknown ``lang`` is a ``ValueError``, not a fallback: tokenising German with French rules
+    split ``geht's`` into ``geht'`` ``s`` without a word of warning.
 
     >>> tokenize("L'homme qu'il voit.", "fr")
     ["l'", 'homme', "qu'", 'il', 'voit', '.']
     >>> tokenize("My sister's cat doesn't run!", "en")
     ['my', 'sister', "'s", 'cat', 'does', "n't", 'run', '!']
+    >>> tokenize("Wie geht's?", "de")
+    ['wie', 'geht', "'s", '?']
+    >>> tokenize("¿Cómo estás?", "es")
+    ['¿', 'cómo', 'estás', '?']
     """
-    if lang not in ("fr", "en"):
-        raise ValueError(f"lang must be 'fr' or 'en', not {lang!r}")
-    return (_FRENCH if lang == "fr" else _ENGLISH).findall(normalize(text))
+    language_name(lang)   # raises for an unknown code, naming the supported ones
+    return _TOKEN[lang].findall(normalize(text))
 
 
 def detokenize(tokens: list[str], lang: str) -> str:
-    """Join tokens into text, undoing :func:`tokenize` for the synthetic corpus."""
+    """Join tokens into text, undoing :func:`tokenize` (exactly, for the synthetic corpus).
+
+    ``.,!?`` join the word before them; so do English and German clitics (``'s``, ``n't``). A
+    French elision joins the word after it (``l'`` ``homme``), and so does a Spanish ``¿`` or ``¡``
+    (``¿`` ``verdad`` ``?`` → ``¿verdad?``).
+    """
+    language_name(lang)
     out = ""
     for tok in tokens:
-        glue = (not out or out.endswith("'") if lang == "fr"
-                else not out or tok.startswith("'") or tok == "n't")
+        if lang == "fr":
+            glue = not out or out.endswith("'")
+        elif lang == "es":
+            glue = not out or out.endswith(_OPENING)
+        else:
+            glue = not out or tok.startswith("'") or tok == "n't"
         if tok in ".,!?":
             glue = True
         out += tok if glue else " " + tok

@@ -37,11 +37,27 @@ def inverse_sigmoid_decay(k: float = 200.0) -> Schedule:
 
 
 # ----------------------------------------------------------------------------- loss
-def sequence_loss(logits: torch.Tensor, tgt_out: torch.Tensor, pad_id: int) -> torch.Tensor:
+def sequence_loss(logits: torch.Tensor, tgt_out: torch.Tensor, pad_id: int,
+                  label_smoothing: float = 0.0) -> torch.Tensor:
     """Mean cross-entropy over real (non-pad) target tokens.
 
-    ``logits [batch, T, V]``, ``tgt_out [batch, T]``."""
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt_out.reshape(-1), ignore_index=pad_id)
+    ``logits [batch, T, V]``, ``tgt_out [batch, T]``. ``label_smoothing`` ε trains towards
+    ``1 − ε`` on the right word and ε spread over the whole vocabulary (Szegedy et al., 2016)."""
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), tgt_out.reshape(-1), ignore_index=pad_id,
+                           label_smoothing=label_smoothing)
+
+
+def coverage_penalty(weights: torch.Tensor, src_mask: torch.Tensor, tgt_mask: torch.Tensor) -> torch.Tensor:
+    """How unevenly the target's attention covers the source ("doubly stochastic attention", Xu et
+    al., 2015): each source position should receive, summed over the target words, about the same
+    total weight ``T / S``. Mean over sentences of ``Σ_j (Σ_t α_tj − T/S)² / S``; 0 when every
+    position is read equally, large when every word looks at the same position.
+
+    ``weights [batch, T, S]``, ``src_mask [batch, S]``, ``tgt_mask [batch, T]`` (True = real)."""
+    received = (weights * tgt_mask.unsqueeze(-1)).sum(1)                  # [batch, S]
+    n_src, n_tgt = src_mask.sum(1, keepdim=True), tgt_mask.sum(1, keepdim=True)
+    squared = ((received - n_tgt / n_src) ** 2) * src_mask
+    return (squared.sum(1) / n_src.squeeze(1)).mean()
 
 
 @dataclass
@@ -68,13 +84,17 @@ class History:
 def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, clip: float = 1.0,
         teacher_forcing: float | Schedule = 1.0, valid_loader: Iterable | None = None,
         device: torch.device | str = "cpu", pad_id: int = 0, parallel: bool = True,
-        lr_decay: float = 1.0, progress: bool = True, verbose: bool = True,
+        lr_decay: float = 1.0, warmup: int = 0, label_smoothing: float = 0.0, coverage: float = 0.0,
+        progress: bool = True, verbose: bool = True,
         on_epoch_end: Callable[[int, nn.Module], None] | None = None,
         on_step_end: Callable[[int, nn.Module], None] | None = None) -> History:
     """Train ``model`` (a :class:`utils.models.Seq2Seq`) with Adam and gradient clipping.
 
     ``teacher_forcing`` is a ratio in [0, 1] or a schedule ``step -> ratio``. ``lr_decay`` < 1
-    lowers the learning rate linearly to ``lr * lr_decay`` by the last step. Prints one line per
+    lowers the learning rate linearly to ``lr * lr_decay`` by the last step, after ``warmup`` steps
+    that raise it linearly from ``lr / warmup`` to ``lr``. ``label_smoothing`` is passed to
+    :func:`sequence_loss`; ``coverage`` > 0 adds that multiple of :func:`coverage_penalty` (a model
+    with attention) to the loss. Prints one line per
     epoch when ``verbose``; shows a progress bar when ``progress`` (:class:`utils.progress.Progress`:
     in a notebook it turns into one line of text when training ends, so a saved notebook keeps no
     dead widget; ``TQDM_DISABLE=1`` turns it off). ``on_step_end(step,
@@ -88,8 +108,13 @@ def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, cl
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     total_steps = max(1, epochs * len(loader) - 1)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: 1.0 - (1.0 - lr_decay) * min(s, total_steps) / total_steps)
+
+    def lr_factor(s: int) -> float:   # linear warm-up over `warmup` steps, then linear decay to lr_decay
+        if s < warmup:
+            return (s + 1) / warmup
+        return 1.0 - (1.0 - lr_decay) * (min(s, total_steps) - warmup) / max(1, total_steps - warmup)
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
     history, step, start = History(), 0, time.perf_counter()
     # One bar for the whole run; TQDM_DISABLE=1 turns it off (how the committed notebooks are run).
     with Progress(total=epochs * len(loader), desc="training", unit="batches",
@@ -101,9 +126,11 @@ def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, cl
                 batch = batch.to(device)
                 ratio = float(schedule(step))
                 tgt_in, tgt_out = batch.tgt[:, :-1], batch.tgt[:, 1:]   # [batch, T] each
-                logits, _ = model(batch.src, batch.src_lengths, batch.src_mask, tgt_in,
-                                  teacher_forcing=ratio, parallel=parallel)
-                loss = sequence_loss(logits, tgt_out, pad_id)
+                logits, weights = model(batch.src, batch.src_lengths, batch.src_mask, tgt_in,
+                                        teacher_forcing=ratio, parallel=parallel)
+                loss = sequence_loss(logits, tgt_out, pad_id, label_smoothing)
+                if coverage:
+                    loss = loss + coverage * coverage_penalty(weights, batch.src_mask, tgt_out != pad_id)
                 optimizer.zero_grad()
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), clip)

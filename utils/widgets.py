@@ -1,5 +1,5 @@
-"""The interactive translate box (notebook 05): type a French sentence, press Enter or click
-Translate, and see the English output with its attention map.
+"""The interactive translate box (notebook 05): type a sentence in the model's source language
+(French by default), press Enter or click Translate, and see the output with its attention map.
 
 One request draws one map. That needs care, because one gesture in the browser can send two
 messages to the kernel (the text box syncs its value only on Enter or when it loses focus):
@@ -30,20 +30,24 @@ from typing import Any, Callable
 from matplotlib.figure import Figure
 
 from utils.decode import Translation
+from utils.languages import language_name
 from utils.plots import attention_figsize, plot_attention
 
 __all__ = ["TranslateBox", "heatmap_png"]
 
-HINT = "Type a French sentence with the corpus's words, then press Enter or click Translate."
+HINT = "Type a {language} sentence with the corpus's words, then press Enter or click Translate."
 CLOSED = "(translate box closed: run this cell again to open it)"
 
 
-def heatmap_png(translation: Translation, title: str | None = None) -> bytes:
-    """The attention map of ``translation`` as PNG bytes (unknown words marked ``(<unk>)``)."""
+def heatmap_png(translation: Translation, title: str | None = None, source_language: str = "French",
+                target_language: str = "English") -> bytes:
+    """The attention map of ``translation`` as PNG bytes (unknown words marked ``(<unk>)``); the
+    languages (names or codes) label its axes."""
     labels = [f"{w} (<unk>)" if w in translation.unknown else w for w in translation.source]
     src, out = labels + ["<eos>"], translation.output + ["<eos>"]
     figure = Figure(figsize=attention_figsize(len(src), len(out)))   # not pyplot: nothing else shows it
-    plot_attention(translation.attention, src, out, ax=figure.subplots(), title=title)
+    plot_attention(translation.attention, src, out, ax=figure.subplots(), title=title,
+                   source_language=source_language, target_language=target_language)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     return buffer.getvalue()
@@ -67,11 +71,15 @@ class TranslateBox:
     model and its vocabularies); a ``ValueError`` from it (an empty sentence) is shown as an
     error line, any other exception as an error line with its type, and its notes and warnings
     (unknown words, a sentence too long) as note lines.
+    ``language`` and ``target_language`` are the codes of the model's languages (French and English
+    by default): they name the box, the hint, the result lines and the map's axes; ``translate``
+    must tokenise in ``language`` (``translate(..., lang=language)``).
     ``renders`` counts the results drawn. ``clock`` and ``call_later`` are the time source and
     the timer (tests replace them).
     """
 
     def __init__(self, translate: Callable[[str], Translation], sentence: str = "", *,
+                 language: str = "fr", target_language: str = "en",
                  merge_window: float = 0.5, clock: Callable[[], float] = time.monotonic,
                  call_later: Callable[[float, Callable[[], None]], Any] = _call_later) -> None:
         try:
@@ -80,6 +88,8 @@ class TranslateBox:
             raise ImportError("the translate box needs ipywidgets (pip install ipywidgets); "
                               "without it, call show_translation('...') instead") from error
         self.translate, self.merge_window = translate, merge_window
+        self.language, self.target_language = language, target_language
+        source_name, _ = language_name(language), language_name(target_language)   # unknown codes fail here
         self.clock, self.call_later = clock, call_later
         self.renders = 0
         self.shown: str | None = None          # the text whose result is on screen
@@ -87,10 +97,10 @@ class TranslateBox:
         self._pending: Any = None              # a submit waiting for new text
         self._handle = None
 
-        self.text = widgets.Text(value=sentence, description="French:", continuous_update=False,
+        self.text = widgets.Text(value=sentence, description=f"{source_name}:", continuous_update=False,
                                  layout=widgets.Layout(width="80%"))
         self.button = widgets.Button(description="Translate")
-        self.lines = widgets.HTML(value=f"<i>{html.escape(HINT)}</i>")
+        self.lines = widgets.HTML(value=f"<i>{html.escape(HINT.format(language=source_name))}</i>")
         self.image = widgets.Image(format="png", layout=widgets.Layout(display="none"))
         self.widget = widgets.VBox([widgets.HBox([self.text, self.button]), self.lines, self.image])
 
@@ -142,12 +152,14 @@ class TranslateBox:
             return
         notes = list(result.warnings)
         notes += [str(w.message) for w in caught if str(w.message) not in notes]
-        rows = [("FR", " ".join(result.source)), ("EN", str(result))] + [("note", note) for note in notes]
+        rows = [(self.language.upper(), " ".join(result.source)), (self.target_language.upper(), str(result))]
+        rows += [("note", note) for note in notes]
         self.lines.value = "<br>".join(f"<b>{k}:</b> {html.escape(v)}" for k, v in rows)
         if result.attention is None:                     # a model without attention
             self.image.layout.display = "none"
         else:
-            self.image.value = heatmap_png(result, title=f"“{sentence.strip()}”")
+            self.image.value = heatmap_png(result, title=f"“{sentence.strip()}”", source_language=self.language,
+                                           target_language=self.target_language)
             self.image.layout.display = "block"
 
     # ------------------------------------------------------------------ showing and closing
