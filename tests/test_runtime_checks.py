@@ -116,14 +116,21 @@ def test_check_raises_with_claim_and_evidence(capsys):
     assert issubclass(ClaimFailed, AssertionError)
 
 
-def test_use_cpu_threads_sets_a_fixed_count_and_refuses_zero():
+def test_use_cpu_threads_sets_a_fixed_count_and_refuses_zero(monkeypatch):
     before = torch.get_num_threads()
     try:
+        monkeypatch.delenv("SEQ2SEQ_CPU_THREADS", raising=False)
         use_cpu_threads()
         assert torch.get_num_threads() == CPU_THREADS == 2
         use_cpu_threads(1)
         assert torch.get_num_threads() == 1
         with pytest.raises(ValueError, match="at least 1"):
             use_cpu_threads(0)
+        monkeypatch.setenv("SEQ2SEQ_CPU_THREADS", "3")
+        use_cpu_threads()
+        assert torch.get_num_threads() == 3                               # a learner's override
+        monkeypatch.setenv("SEQ2SEQ_CPU_THREADS", "two")
+        with pytest.raises(ValueError, match="SEQ2SEQ_CPU_THREADS='two'"):
+            use_cpu_threads()
     finally:
         torch.set_num_threads(before)

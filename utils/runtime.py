@@ -15,15 +15,23 @@ DEVICE_ENV = "SEQ2SEQ_DEVICE"
 
 CPU_THREADS = 2
 """The number of threads torch uses on the CPU in every notebook (:func:`use_cpu_threads`)."""
+THREADS_ENV = "SEQ2SEQ_CPU_THREADS"
 
 
-def use_cpu_threads(n: int = CPU_THREADS) -> None:
-    """Run torch's CPU operations on ``n`` threads, a fixed number: different thread counts add up
-    numbers in different orders, training amplifies the rounding, and a notebook's printed results
-    would depend on the machine's cores. Two, because Colab and almost every laptop have two cores,
-    and two threads train the series' small models about 1.4× faster than one."""
+def use_cpu_threads(n: int | None = None) -> None:
+    """Run torch's CPU operations on ``n`` threads (default :data:`CPU_THREADS`, or the environment
+    variable ``SEQ2SEQ_CPU_THREADS``), a fixed number: different thread counts add up numbers in
+    different orders, training amplifies the rounding, and a notebook's printed results would
+    depend on the machine's cores. Two, because Colab and almost every laptop have two cores, and
+    two threads train the series' small models about 1.4× faster than one. More threads may be
+    faster on a bigger machine; the numbers then differ a little from the committed outputs."""
+    if n is None:
+        setting = os.environ.get(THREADS_ENV, "").strip()
+        if setting and not setting.isdigit():
+            raise ValueError(f"{THREADS_ENV}={setting!r}: expected a whole number of threads, e.g. 2")
+        n = int(setting) if setting else CPU_THREADS
     if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
+        raise ValueError(f"the number of CPU threads must be at least 1, got {n}")
     torch.set_num_threads(n)
 
 
