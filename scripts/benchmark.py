@@ -2,6 +2,8 @@
 
     python scripts/benchmark.py                 # training throughput only (about a minute)
     python scripts/benchmark.py --notebooks     # also execute every notebook (in memory; nothing is saved)
+    python scripts/benchmark.py --notebooks --alone --threads 1 2
+                                                # each notebook with an empty model cache, on 1 then 2 threads
 
 Throughput is sentence pairs per second for a full training step (forward, backward, Adam
 update) on the same batches of the synthetic corpus (batch 64, the series' standard model),
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import time
 from itertools import islice
@@ -45,18 +48,40 @@ def throughput(config, data, batches, device, repeats: int, **forward_args) -> f
     return pairs_per_second(model, batches, data.tgt_vocab.pad_id, optimizer, repeats, **forward_args)
 
 
-def notebook_runtimes() -> None:
+def notebook_runtimes(alone: bool = False, threads: list[str] | None = None) -> None:
+    """Execute every notebook in a fresh kernel and print its wall time. ``alone``: each with an
+    empty model cache, as Colab runs it (the cache is moved aside and put back afterwards).
+    ``threads``: one round per CPU thread count (``SEQ2SEQ_CPU_THREADS``), for a before/after."""
     import nbformat
     from nbclient import NotebookClient
 
     os.environ["TQDM_DISABLE"] = "1"                      # no progress bars in the kernels
-
-    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
-        start = time.perf_counter()
-        NotebookClient(nb, timeout=900, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
-        print(f"{path.name:40s} {time.perf_counter() - start:7.1f} s", flush=True)
+    cache = ROOT / "data" / "cache" / "models"
+    aside = cache.with_name("models.benchmark-aside")
+    if alone and cache.exists():
+        cache.rename(aside)
+    try:
+        for count in threads or [None]:
+            if count is not None:
+                os.environ["SEQ2SEQ_CPU_THREADS"] = count
+            label = f"{count} thread(s)" if count else "default threads"
+            total = 0.0
+            for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+                if alone:
+                    shutil.rmtree(cache, ignore_errors=True)
+                nb = nbformat.read(path, as_version=4)
+                start = time.perf_counter()
+                NotebookClient(nb, timeout=900, kernel_name="python3",
+                               resources={"metadata": {"path": str(path.parent)}}).execute()
+                seconds = time.perf_counter() - start
+                total += seconds
+                print(f"{label:16s} {path.name:40s} {seconds:7.1f} s", flush=True)
+            print(f"{label:16s} {'total':40s} {total:7.1f} s", flush=True)
+    finally:
+        if alone:
+            shutil.rmtree(cache, ignore_errors=True)
+            if aside.exists():
+                aside.rename(cache)
 
 
 def main() -> None:
@@ -64,6 +89,8 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=20, help="training batches per pass (default 20)")
     parser.add_argument("--repeats", type=int, default=3, help="passes per setup; the median is printed")
     parser.add_argument("--notebooks", action="store_true", help="also time every notebook (uses the model cache)")
+    parser.add_argument("--alone", action="store_true", help="with --notebooks: each notebook with an empty model cache")
+    parser.add_argument("--threads", nargs="+", metavar="N", help="with --notebooks: one round per CPU thread count")
     args = parser.parse_args()
     device = get_device()
     print(describe_environment(device), "\n")
@@ -78,8 +105,9 @@ def main() -> None:
     loop = results["Luong dot, teacher forcing, step loop"]
     print(f"\nLuong teacher forcing: one GRU call / step loop = {one_call / loop:.2f}×")
     if args.notebooks:
-        print("\nnotebook runtimes (fresh kernels, models from the cache when present):")
-        notebook_runtimes()
+        print("\nnotebook runtimes (fresh kernels, " + ("each with an empty model cache):" if args.alone
+                                                  else "models from the cache when present):"))
+        notebook_runtimes(args.alone, args.threads)
 
 
 if __name__ == "__main__":
