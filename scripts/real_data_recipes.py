@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from utils.batching import ParallelData  # noqa: E402
 from utils.data import load_tatoeba, split_by_sentence  # noqa: E402
 from utils.decode import beam_hypotheses  # noqa: E402
 from utils.download import find_tatoeba  # noqa: E402
+from utils.languages import ANCHOR_NAMES, ANCHOR_WORDS  # noqa: E402
 from utils.metrics import anchor_offsets, multi_reference_bleu  # noqa: E402
 from utils.models import ModelConfig, build_model, count_parameters  # noqa: E402
 from utils.runtime import seed_everything  # noqa: E402
@@ -39,13 +39,8 @@ from utils.subwords import word_attention  # noqa: E402
 from utils.text import normalize, tokenize  # noqa: E402
 from utils.train import fit  # noqa: E402
 
-LEXICON = {"tom": "tom", "marie": "mary", "homme": "man", "femme": "woman", "chat": "cat", "chien": "dog",
-           "maison": "house", "voiture": "car", "livre": "book", "vin": "wine", "eau": "water", "pain": "bread",
-           "porte": "door", "argent": "money", "père": "father", "mère": "mother", "frère": "brother",
-           "sœur": "sister", "école": "school", "rouge": "red", "lait": "milk", "café": "coffee", "bière": "beer",
-           "thé": "tea", "fenêtre": "window", "arbre": "tree", "lettre": "letter", "cheval": "horse",
-           "poisson": "fish", "oiseau": "bird", "nuit": "night", "neige": "snow", "pluie": "rain"}
-NAMES = {"tom", "marie"}
+LEXICON = ANCHOR_WORDS["fr"]                 # the script reads the French data, as notebook 06 by default
+NAMES = set(list(LEXICON)[:ANCHOR_NAMES])
 
 
 def notebook_pairs(max_tokens: int = 10, n_pairs: int = 18_000):
@@ -68,7 +63,6 @@ def run(args, splits, seed: int) -> dict:
                          dropout=args.dropout, bidirectional=True, decoder_init=args.init)
     seed_everything(seed)
     model = build_model(config, len(data.src_vocab), len(data.tgt_vocab))
-    start = time.perf_counter()
     history = fit(model, data.loader("train", seed=seed), args.epochs, lr=args.lr, lr_decay=args.lr_decay,
                   warmup=args.warmup, label_smoothing=args.smoothing, coverage=args.coverage, progress=False, verbose=args.verbose,
                   valid_loader=data.loader("valid") if args.verbose else None)
@@ -120,7 +114,6 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
     splits = notebook_pairs()
     print(" ".join(sys.argv[1:]), f"(threads {torch.get_num_threads()})", flush=True)
     results = []

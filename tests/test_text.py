@@ -211,3 +211,13 @@ def test_tokenize_decomposed_accents_match_composed():
     # the same word typed two ways (é as one code point, or e + combining accent) is one token
     assert tokenize("Le cafe\u0301 est chaud.", "fr") == tokenize("Le café est chaud.", "fr")
     assert tokenize("Le cafe\u0301 est chaud.", "fr")[1] == "café"
+
+
+def test_anchor_words_are_single_tokens_of_their_language_and_of_english():
+    from utils.languages import ANCHOR_NAMES, ANCHOR_WORDS, LANGUAGES
+
+    assert set(ANCHOR_WORDS) <= set(LANGUAGES) - {"en"}
+    for lang, lexicon in ANCHOR_WORDS.items():
+        assert len(lexicon) > ANCHOR_NAMES and list(lexicon)[0] == "tom"       # names first
+        for word, english in lexicon.items():
+            assert tokenize(word, lang) == [word] and tokenize(english, "en") == [english], (lang, word)

@@ -320,3 +320,10 @@ def test_fit_with_coverage_spreads_attention(tiny):
             return coverage_penalty(weights, batch.src_mask, batch.tgt[:, 1:] != tgt_v.pad_id).item()
 
     assert penalty_after(coverage=5.0) < penalty_after(coverage=0.0)
+
+
+def test_coverage_without_attention_is_a_clear_error(tiny):
+    ds, _, tgt_v = tiny
+    with pytest.raises(ValueError, match="needs a model with attention"):
+        fit(tiny_model(tiny, decoder="vanilla"), make_loader(ds, batch_size=8), epochs=1, coverage=1.0,
+            pad_id=tgt_v.pad_id, progress=False, verbose=False)

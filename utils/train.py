@@ -104,6 +104,9 @@ def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, cl
     """
     if epochs < 1:
         raise ValueError("epochs must be at least 1")
+    if coverage and not getattr(getattr(model, "decoder", None), "has_attention", False):
+        raise ValueError("coverage > 0 needs a model with attention: the penalty is computed from its "
+                         "attention weights, and this model has none (a vanilla decoder)")
     schedule = teacher_forcing if callable(teacher_forcing) else constant(float(teacher_forcing))
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
