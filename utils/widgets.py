@@ -2,15 +2,18 @@
 (French by default), press Enter or click Translate, and see the output with its attention map.
 
 One request draws one map. That needs care, because one gesture in the browser can send two
-messages to the kernel (the text box syncs its value only on Enter or when it loses focus):
+messages to the kernel (the text box syncs its value only on Enter or when it loses focus), and
+they do not always arrive in the order they were sent (the browser may hold the text back while
+an earlier message is unanswered, and the kernel may handle two widget messages at once):
 
-* type, then **click Translate**: leaving the box sends the new text, then the click arrives;
-* type, then **press Enter**: the ``submit`` event arrives *before* the new text;
+* type, then **click Translate**: leaving the box sends the new text, and the click;
+* type, then **press Enter**: the new text, and a ``submit`` event;
 * press Enter or click on **unchanged** text: only the submit or the click arrives.
 
-So a new text is translated at once; a click that comes right after it (within
-``merge_window`` seconds) belongs to the same request and is dropped; a submit waits
-``merge_window`` seconds for new text and translates the text as it is if none comes.
+So a new text is translated at once. A click or a submit asks for the text in the box: if that
+text was drawn less than ``merge_window`` seconds ago, it is the same request and is dropped;
+otherwise it waits ``merge_window`` seconds for a new text that may be on its way (which then
+answers it) and translates the text as it is if none comes.
 
 The result is drawn into an HTML widget (the lines) and an Image widget (the map, rendered
 to PNG without pyplot), so a new result replaces the old one in place: no output area to clear,
@@ -93,8 +96,8 @@ class TranslateBox:
         self.clock, self.call_later = clock, call_later
         self.renders = 0
         self.shown: str | None = None          # the text whose result is on screen
-        self._value_drawn_at = float("-inf")   # when a new text was last drawn
-        self._pending: Any = None              # a submit waiting for new text
+        self._drawn_at = float("-inf")         # when a result was last drawn (start and end)
+        self._pending: Any = None              # a click or submit waiting for new text
         self._handle = None
 
         self.text = widgets.Text(value=sentence, description=f"{source_name}:", continuous_update=False,
@@ -111,25 +114,30 @@ class TranslateBox:
     # ------------------------------------------------------------------ events
     def _on_new_text(self, change: dict) -> None:
         self._cancel_pending()
-        self.render(change["new"])
-        self._value_drawn_at = self.clock()
+        if not self._just_drawn(change["new"]):
+            self.render(change["new"])
 
     def _on_click(self, _button: Any) -> None:
-        if self.shown == self.text.value and self.clock() - self._value_drawn_at < self.merge_window:
-            return   # leaving the box just sent this text and it is drawn: the same request
-        self._cancel_pending()
-        self.render(self.text.value)
+        self._ask_for_current_text()
 
     def _on_text_message(self, _widget: Any, content: dict, _buffers: Any) -> None:
-        if content.get("event") != "submit":
-            return
-        # Enter on changed text sends "submit" first, then the text: give the text time to come.
-        self._cancel_pending()
-        self._pending = self.call_later(self.merge_window, self._submit_unchanged)
+        if content.get("event") == "submit":
+            self._ask_for_current_text()
 
-    def _submit_unchanged(self) -> None:
+    def _ask_for_current_text(self) -> None:
+        """A click or a submit: the text in the box, unless it was just drawn (then the new text
+        that drew it was this same request); a new text may still be on its way, so wait for it."""
+        if self._just_drawn(self.text.value):
+            return
+        self._cancel_pending()
+        self._pending = self.call_later(self.merge_window, self._translate_current_text)
+
+    def _translate_current_text(self) -> None:
         self._pending = None
         self.render(self.text.value)
+
+    def _just_drawn(self, sentence: str) -> bool:
+        return sentence == self.shown and self.clock() - self._drawn_at < self.merge_window
 
     def _cancel_pending(self) -> None:
         if self._pending is not None:
@@ -140,7 +148,13 @@ class TranslateBox:
     def render(self, sentence: str) -> None:
         """Translate ``sentence`` and show the result in place of the previous one."""
         self.renders += 1
-        self.shown = sentence
+        self.shown, self._drawn_at = sentence, self.clock()
+        try:
+            self._draw(sentence)
+        finally:
+            self._drawn_at = self.clock()   # a duplicate message queued behind a slow drawing counts from here
+
+    def _draw(self, sentence: str) -> None:
         try:
             with warnings.catch_warnings(record=True) as caught:   # shown in the box, not lost in a log
                 warnings.simplefilter("always")
