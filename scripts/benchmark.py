@@ -4,6 +4,9 @@
     python scripts/benchmark.py --notebooks     # also execute every notebook (in memory; nothing is saved)
     python scripts/benchmark.py --notebooks --alone --threads 1 2
                                                 # each notebook with an empty model cache, on 1 then 2 threads
+    python scripts/benchmark.py --notebooks --alone --before 0d98bb8
+                                                # each notebook of an older commit (in a git worktree),
+                                                # then this checkout's, side by side
 
 Throughput is sentence pairs per second for a full training step (forward, backward, Adam
 update) on the same batches of the synthetic corpus (batch 64, the series' standard model),
@@ -16,8 +19,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
 import time
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 
@@ -48,37 +54,90 @@ def throughput(config, data, batches, device, repeats: int, **forward_args) -> f
     return pairs_per_second(model, batches, data.tgt_vocab.pad_id, optimizer, repeats, **forward_args)
 
 
-def notebook_runtimes(alone: bool = False, threads: list[str] | None = None) -> None:
-    """Execute every notebook in a fresh kernel and print its wall time. ``alone``: each with an
-    empty model cache, as Colab runs it (the cache is moved aside and put back afterwards).
-    ``threads``: one round per CPU thread count (``SEQ2SEQ_CPU_THREADS``), for a before/after."""
+def run_notebook(path: Path, empty_cache: Path | None = None) -> tuple[float, str]:
+    """Execute one notebook in a fresh kernel (in memory; nothing is saved) and return its wall
+    time and a note on the cells that raised. ``empty_cache``: a model cache folder emptied first.
+    A cell that raises (an older commit's claim that no longer holds with today's packages, say)
+    is reported, and the rest of the notebook still runs and counts."""
     import nbformat
     from nbclient import NotebookClient
 
-    os.environ["TQDM_DISABLE"] = "1"                      # no progress bars in the kernels
+    if empty_cache is not None:
+        shutil.rmtree(empty_cache, ignore_errors=True)
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=900, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    seconds = time.perf_counter() - start
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    note = f"  ({len(errors)} cell(s) raised, first: {errors[0].ename}: {errors[0].evalue[:90]})" if errors else ""
+    return seconds, note
+
+
+def notebook_runtimes(alone: bool = False, threads: list[str] | None = None) -> None:
+    """Every notebook's wall time, in series order. ``alone``: each with an empty model cache,
+    as Colab runs it (the cache is moved aside and put back afterwards). ``threads``: one round
+    per CPU thread count (``SEQ2SEQ_CPU_THREADS``)."""
     cache = ROOT / "data" / "cache" / "models"
-    aside = cache.with_name("models.benchmark-aside")
-    if alone and cache.exists():
-        cache.rename(aside)
-    try:
+    with cache_aside(cache, alone):
         for count in threads or [None]:
             if count is not None:
                 os.environ["SEQ2SEQ_CPU_THREADS"] = count
             label = f"{count} thread(s)" if count else "default threads"
             total = 0.0
             for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
-                if alone:
-                    shutil.rmtree(cache, ignore_errors=True)
-                nb = nbformat.read(path, as_version=4)
-                start = time.perf_counter()
-                NotebookClient(nb, timeout=900, kernel_name="python3",
-                               resources={"metadata": {"path": str(path.parent)}}).execute()
-                seconds = time.perf_counter() - start
+                seconds, note = run_notebook(path, cache if alone else None)
                 total += seconds
-                print(f"{label:16s} {path.name:40s} {seconds:7.1f} s", flush=True)
+                print(f"{label:16s} {path.name:40s} {seconds:7.1f} s{note}", flush=True)
             print(f"{label:16s} {'total':40s} {total:7.1f} s", flush=True)
+
+
+def before_and_after(revision: str, alone: bool) -> None:
+    """Each notebook of ``revision`` (checked out in a temporary git worktree, run with this
+    environment's packages), then the same notebook of this checkout, one after the other, so a
+    machine that slows down or speeds up during the run affects both sides alike."""
+    work = Path(tempfile.mkdtemp(prefix="benchmark-before-")) / "before"
+    subprocess.run(["git", "worktree", "add", "--detach", str(work), revision], cwd=ROOT, check=True,
+                   capture_output=True)
+    old_cache, new_cache = work / "data" / "cache" / "models", ROOT / "data" / "cache" / "models"
+    names = sorted({p.name for p in (work / "notebooks").glob("*.ipynb")}
+                   | {p.name for p in (ROOT / "notebooks").glob("*.ipynb")})
+    rows = []
+    print(f"{'notebook':40s} {'before':>8s} {'after':>8s} {'after/before':>13s}", flush=True)
+    try:
+        with cache_aside(new_cache, alone):
+            for name in names:
+                times = []
+                for root, cache in ((work, old_cache), (ROOT, new_cache)):
+                    path = root / "notebooks" / name
+                    if not path.exists():
+                        times.append((None, ""))
+                        continue
+                    times.append(run_notebook(path, cache if alone else None))
+                (old, old_note), (new, new_note) = times
+                rows.append((name, old, new))
+                cells = [f"{old:7.1f}s" if old else f"{'–':>8s}", f"{new:7.1f}s" if new else f"{'–':>8s}",
+                         f"{new / old:13.2f}" if old and new else f"{'–':>13s}"]
+                print(f"{name:40s} " + " ".join(cells) + (f"\n  before:{old_note}" if old_note else "")
+                      + (f"\n  after:{new_note}" if new_note else ""), flush=True)
     finally:
-        if alone:
+        subprocess.run(["git", "worktree", "remove", "--force", str(work)], cwd=ROOT, check=False)
+        shutil.rmtree(work.parent, ignore_errors=True)
+    both = [(old, new) for _, old, new in rows if old and new]
+    total_old, total_new = sum(o for o, _ in both), sum(n for _, n in both)
+    print(f"{'the notebooks in both':40s} {total_old:7.1f}s {total_new:7.1f}s {total_new / total_old:13.2f}")
+
+
+@contextmanager
+def cache_aside(cache: Path, move: bool):
+    """With ``move``, the model cache is moved aside for the block and put back afterwards."""
+    aside = cache.with_name("models.benchmark-aside")
+    if move and cache.exists():
+        cache.rename(aside)
+    try:
+        yield
+    finally:
+        if move:
             shutil.rmtree(cache, ignore_errors=True)
             if aside.exists():
                 aside.rename(cache)
@@ -91,7 +150,11 @@ def main() -> None:
     parser.add_argument("--notebooks", action="store_true", help="also time every notebook (uses the model cache)")
     parser.add_argument("--alone", action="store_true", help="with --notebooks: each notebook with an empty model cache")
     parser.add_argument("--threads", nargs="+", metavar="N", help="with --notebooks: one round per CPU thread count")
+    parser.add_argument("--before", metavar="REV", help="with --notebooks: time each notebook of this git revision "
+                        "(a commit, a tag) and then this checkout's, side by side (not with --threads)")
     args = parser.parse_args()
+    if args.before and args.threads:
+        parser.error("--before times the notebooks with their default threads; leave out --threads")
     device = get_device()
     print(describe_environment(device), "\n")
     data = load_synthetic_data()
@@ -107,7 +170,11 @@ def main() -> None:
     if args.notebooks:
         print("\nnotebook runtimes (fresh kernels, " + ("each with an empty model cache):" if args.alone
                                                   else "models from the cache when present):"))
-        notebook_runtimes(args.alone, args.threads)
+        os.environ["TQDM_DISABLE"] = "1"                      # no progress bars in the kernels
+        if args.before:
+            before_and_after(args.before, args.alone)
+        else:
+            notebook_runtimes(args.alone, args.threads)
 
 
 if __name__ == "__main__":
