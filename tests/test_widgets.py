@@ -151,8 +151,9 @@ def test_click_that_overtakes_the_new_text_draws_once(box_and_loop, translator):
 
 
 def test_click_handled_while_the_new_text_is_drawn_draws_once(box_and_loop, translator):
-    """ipykernel 7 may handle the click while the new text's drawing is still going on (seen in
-    the browser check: the empty box was drawn twice)."""
+    """ipykernel 7 can dispatch a widget message while another is being handled, so the click
+    may come in while the new text is still being drawn (one way the browser check once saw the
+    empty box drawn twice)."""
     box, loop = box_and_loop
     translate = box.translate
 
