@@ -33,17 +33,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from utils.batching import load_synthetic_data  # noqa: E402
-from utils.models import ModelConfig, build_model  # noqa: E402
+from utils.build import build_model  # noqa: E402
+from utils.models import RNNConfig  # noqa: E402
 from utils.runtime import describe_environment, get_device, seed_everything  # noqa: E402
 from utils.train import pairs_per_second  # noqa: E402
 
 SETUPS = [  # (label, config, forward arguments)
-    ("vanilla (one GRU call)", ModelConfig(decoder="vanilla"), dict(parallel=True)),
-    ("Luong dot, teacher forcing, one GRU call", ModelConfig(decoder="luong", score="dot"), dict(parallel=True)),
-    ("Luong dot, teacher forcing, step loop", ModelConfig(decoder="luong", score="dot"), dict(parallel=False)),
-    ("Luong dot, free running (step loop)", ModelConfig(decoder="luong", score="dot"), dict(teacher_forcing=0.0)),
-    ("Luong concat, teacher forcing, one call", ModelConfig(decoder="luong", score="concat"), dict(parallel=True)),
-    ("Bahdanau concat (always a step loop)", ModelConfig(decoder="bahdanau", score="concat"), dict()),
+    ("vanilla (one GRU call)", RNNConfig(decoder="vanilla"), dict(parallel=True)),
+    ("Luong dot, teacher forcing, one GRU call", RNNConfig(decoder="luong", score="dot"), dict(parallel=True)),
+    ("Luong dot, teacher forcing, step loop", RNNConfig(decoder="luong", score="dot"), dict(parallel=False)),
+    ("Luong dot, free running (step loop)", RNNConfig(decoder="luong", score="dot"), dict(teacher_forcing=0.0)),
+    ("Luong concat, teacher forcing, one call", RNNConfig(decoder="luong", score="concat"), dict(parallel=True)),
+    ("Bahdanau concat (always a step loop)", RNNConfig(decoder="bahdanau", score="concat"), dict()),
 ]
 
 

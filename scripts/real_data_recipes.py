@@ -33,7 +33,9 @@ from utils.decode import beam_hypotheses  # noqa: E402
 from utils.download import find_tatoeba  # noqa: E402
 from utils.languages import ANCHOR_NAMES, ANCHOR_WORDS  # noqa: E402
 from utils.metrics import anchor_offsets, multi_reference_bleu  # noqa: E402
-from utils.models import ModelConfig, build_model, count_parameters  # noqa: E402
+from utils.build import build_model  # noqa: E402
+from utils.models import RNNConfig  # noqa: E402
+from utils.seq2seq import count_parameters  # noqa: E402
 from utils.runtime import seed_everything  # noqa: E402
 from utils.subwords import word_attention  # noqa: E402
 from utils.text import normalize, tokenize  # noqa: E402
@@ -59,7 +61,7 @@ def build_data(splits, units: str, vocab_size: int, batch_size: int) -> Parallel
 
 def run(args, splits, seed: int) -> dict:
     data = build_data(splits, args.units, args.vocab, args.batch)
-    config = ModelConfig(decoder="luong", score="dot", emb_size=args.emb, hidden_size=args.hidden,
+    config = RNNConfig(decoder="luong", score="dot", emb_size=args.emb, hidden_size=args.hidden,
                          dropout=args.dropout, bidirectional=True, decoder_init=args.init)
     seed_everything(seed)
     model = build_model(config, len(data.src_vocab), len(data.tgt_vocab))

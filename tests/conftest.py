@@ -68,8 +68,9 @@ def data(splits):
 def tiny_model(data, decoder="luong", score="dot", seed=0):
     import torch
 
-    from utils.models import ModelConfig, build_model
+    from utils.build import build_model
+    from utils.models import RNNConfig
 
     torch.manual_seed(seed)
-    return build_model(ModelConfig(decoder=decoder, score=score, **TINY), len(data.src_vocab),
+    return build_model(RNNConfig(decoder=decoder, score=score, **TINY), len(data.src_vocab),
                        len(data.tgt_vocab), data.src_vocab.pad_id)

@@ -13,7 +13,7 @@ from utils.batching import ParallelData
 from utils.corpus import SentencePair, generate_splits
 from utils.evaluation import translate_and_score
 from utils.exposure_bias import after_a_mistake, back_on_track, both_ways, gradient_agreement
-from utils.models import teacher_forced_loop
+from utils.seq2seq import teacher_forced_loop
 from utils.probes import gradient_by_source_position, probe_final_state
 from utils.text import build_vocab
 from conftest import make_data, tiny_model
@@ -66,11 +66,11 @@ class Oracle(nn.Module):
         self.dummy = nn.Parameter(torch.zeros(1))            # for next(model.parameters()).device
 
     @staticmethod
-    def encoder(src, src_lengths):                           # "encoder states": the source ids
+    def encoder(src, src_mask):                              # "encoder states": the source ids
         return src[..., None].float(), torch.zeros(1, src.size(0), 1)
 
-    def forward(self, src, src_lengths, src_mask, tgt_in, teacher_forcing=1.0, parallel=True):
-        enc_out, enc_hidden = self.encoder(src, src_lengths)
+    def forward(self, src, src_mask, tgt_in, teacher_forcing=1.0, parallel=True):
+        enc_out, enc_hidden = self.encoder(src, src_mask)
         state = self.decoder.init_state(enc_hidden, enc_out)
         return teacher_forced_loop(self.decoder, tgt_in, state, enc_out, src_mask)
 
@@ -117,9 +117,9 @@ class DiagonalAttention(nn.Module):
         super().__init__()
         self.dummy = nn.Parameter(torch.zeros(1))
 
-    def forward(self, src, src_lengths, src_mask, tgt_in, teacher_forcing=1.0, parallel=True):
+    def forward(self, src, src_mask, tgt_in, teacher_forcing=1.0, parallel=True):
         steps = torch.arange(tgt_in.size(1))[None, :]                       # [1, T]
-        source = torch.minimum(steps, (src_lengths - 1)[:, None])           # [batch, T]
+        source = torch.minimum(steps, (src_mask.sum(1) - 1)[:, None])       # [batch, T]
         weights = nn.functional.one_hot(source, src.size(1)).float()        # [batch, T, S]
         return None, weights
 
@@ -193,7 +193,7 @@ class FinalState(nn.Module):
         self.random = torch.Generator().manual_seed(0)
         self.dummy = nn.Parameter(torch.zeros(1))
 
-    def _encode(self, src, src_lengths):
+    def _encode(self, src, src_mask):
         if self.position is None:
             return None, torch.randn(1, src.size(0), 16, generator=self.random)
         return None, nn.functional.one_hot(src[:, self.position - 1], self.vocab_size).float()[None]
@@ -269,7 +269,7 @@ def test_both_ways_feeds_gold_words_then_its_own(data):
     assert all(free[i + 1][0] == free[i][1] for i in range(len(free) - 1))   # its own previous word
     b = data.batch([pair])
     with torch.no_grad():
-        logits, _ = model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
+        logits, _ = model(b.src, b.src_mask, b.tgt[:, :-1])
     assert [p for _, p in forced] == [data.tgt_vocab.itos[i] for i in logits[0].argmax(-1).tolist()]
 
 

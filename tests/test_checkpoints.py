@@ -6,7 +6,7 @@ import torch
 
 from utils import checkpoints
 from utils.checkpoints import CheckpointError, load_checkpoint, save_checkpoint, train_or_load
-from utils.models import ModelConfig
+from utils.models import RNNConfig
 from utils.provenance import TrainedWith, trained_with
 from utils.text import build_vocab
 from utils.train import History
@@ -15,7 +15,7 @@ from conftest import TINY, make_data, tiny_model
 
 def test_train_or_load_validate_records_valid_loss(data, tmp_path, monkeypatch):
     monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
-    config = ModelConfig(decoder="luong", **TINY)
+    config = RNNConfig(decoder="luong", **TINY)
     _, plain = train_or_load("tiny", config, data, epochs=2, progress=False, verbose=False)
     _, checked = train_or_load("tiny", config, data, epochs=2, validate=True, progress=False, verbose=False)
     assert plain.valid_loss == [] and len(checked.valid_loss) == 2
@@ -52,8 +52,8 @@ def test_checkpoint_round_trip(data, tmp_path, decoder, score, monkeypatch):
     b = next(iter(data.loader("test")))
     loaded.eval(), model.eval()
     with torch.no_grad():
-        torch.testing.assert_close(loaded(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])[0],
-                                   model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])[0])
+        torch.testing.assert_close(loaded(b.src, b.src_mask, b.tgt[:, :-1])[0],
+                                   model(b.src, b.src_mask, b.tgt[:, :-1])[0])
 
 
 def test_checkpoint_without_history(data, tmp_path):
@@ -116,7 +116,7 @@ def edited_checkpoint(path, data, edit):
 def test_a_config_field_this_version_does_not_know_is_named(data, tmp_path):
     path = tmp_path / "future.pt"
     edited_checkpoint(path, data, lambda blob: blob["config"].update(colour="blue"))
-    with pytest.raises(CheckpointError, match=r"future\.pt: its config has field\(s\) \['colour'\]"):
+    with pytest.raises(CheckpointError, match=r"future\.pt: its RNNConfig has field\(s\) \[.colour.\]"):
         load_checkpoint(path, data.src_vocab, data.tgt_vocab)
 
 
@@ -139,7 +139,7 @@ def test_a_checkpoint_without_a_record_still_loads(data, tmp_path):
 
 # ----------------------------------------------------------------------------- train_or_load
 def test_train_or_load_records_what_the_model_was_trained_with(splits, tmp_path, monkeypatch):
-    config = ModelConfig(decoder="luong", **TINY)
+    config = RNNConfig(decoder="luong", **TINY)
     for reverse in (False, True):
         monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path / str(reverse))
         data = make_data(splits, reverse_source=reverse)
@@ -155,7 +155,7 @@ def test_train_or_load_records_what_the_model_was_trained_with(splits, tmp_path,
 
 def test_train_or_load_fills_the_record_of_an_older_cached_file(data, tmp_path, monkeypatch):
     monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
-    config = ModelConfig(decoder="luong", **TINY)
+    config = RNNConfig(decoder="luong", **TINY)
     train_or_load("t", config, data, epochs=1, progress=False, verbose=False)
     (path,) = tmp_path.glob("*.pt")
     blob = torch.load(path, weights_only=True)
@@ -174,7 +174,7 @@ def test_train_or_load_uses_the_cache(data, tmp_path, monkeypatch, capsys):
         return real_fit(*args, **kwargs)
 
     monkeypatch.setattr(checkpoints, "fit", counting_fit)
-    config = ModelConfig(decoder="luong", **TINY)
+    config = RNNConfig(decoder="luong", **TINY)
     model1, history1 = train_or_load("tiny", config, data, epochs=1, progress=False)
     assert len(calls) == 1 and len(list(tmp_path.glob("*.pt"))) == 1
     assert len(history1.step_loss) == len(data.loader("train"))
@@ -194,7 +194,7 @@ def test_train_or_load_uses_the_cache(data, tmp_path, monkeypatch, capsys):
 
 def test_train_or_load_is_seeded(data, tmp_path, monkeypatch):
     monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
-    config = ModelConfig(decoder="vanilla", **TINY)
+    config = RNNConfig(decoder="vanilla", **TINY)
     a, _ = train_or_load("a", config, data, epochs=1, use_cache=False, progress=False, verbose=False)
     b, _ = train_or_load("b", config, data, epochs=1, use_cache=False, progress=False, verbose=False)
     for x, y in zip(a.state_dict().values(), b.state_dict().values()):
@@ -204,7 +204,7 @@ def test_train_or_load_is_seeded(data, tmp_path, monkeypatch):
 def test_train_or_load_schedule_needs_a_name(data, tmp_path, monkeypatch):
     monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
     with pytest.raises(ValueError, match="schedule_name"):
-        train_or_load("x", ModelConfig(**TINY), data, teacher_forcing=lambda step: 0.5)
+        train_or_load("x", RNNConfig(**TINY), data, teacher_forcing=lambda step: 0.5)
 
 
 # ----------------------------------------------------------------------------- what the cache key covers
@@ -234,7 +234,7 @@ def _counting_fit(monkeypatch):
 def test_train_or_load_retrains_after_the_code_changes(data, tmp_path, monkeypatch):
     monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
     calls = _counting_fit(monkeypatch)
-    config = ModelConfig(decoder="luong", **TINY)
+    config = RNNConfig(decoder="luong", **TINY)
     train_or_load("tiny", config, data, epochs=1, progress=False, verbose=False)
     train_or_load("tiny", config, data, epochs=1, progress=False, verbose=False)
     assert len(calls) == 1
@@ -248,7 +248,7 @@ def test_train_or_load_retrains_on_other_training_pairs_with_the_same_vocabulary
 
     monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
     calls = _counting_fit(monkeypatch)
-    config = ModelConfig(decoder="luong", **TINY)
+    config = RNNConfig(decoder="luong", **TINY)
     train_or_load("tiny", config, data, epochs=1, progress=False, verbose=False)
     other = replace(data, train=data.train[1:] + data.train[:1])     # same words, same size, other data
     assert other.src_vocab.itos == data.src_vocab.itos and len(other.train) == len(data.train)

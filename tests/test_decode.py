@@ -8,7 +8,8 @@ import torch.nn as nn
 from utils.batching import collate
 from utils.decode import (Translation, TranslationWarning, beam_hypotheses, beam_search, default_max_len, greedy_decode, length_penalty, translate,
                           translate_tokens)
-from utils.models import ModelConfig, build_model
+from utils.build import build_model
+from utils.models import RNNConfig
 from utils.text import build_vocab, tokenize
 
 
@@ -20,7 +21,7 @@ class StubEncoder(nn.Module):
         super().__init__()
         self.seen = []
 
-    def forward(self, src, src_lengths):
+    def forward(self, src, src_mask):
         self.seen.append(src.clone())
         return torch.zeros(src.size(0), src.size(1), 2), torch.zeros(1, src.size(0), 2)
 
@@ -64,7 +65,7 @@ def stub_batch(n=2, length=4):
     src = torch.full((n, length), 5)
     lengths = torch.tensor([length - i for i in range(n)])
     mask = torch.arange(length)[None] < lengths[:, None]
-    return src, lengths, mask
+    return src, mask
 
 
 # ----------------------------------------------------------------------------- greedy_decode
@@ -131,7 +132,7 @@ def vocabs():
 @pytest.fixture(scope="module", params=["luong", "bahdanau", "vanilla"])
 def model(request, vocabs):
     torch.manual_seed(1)
-    config = ModelConfig(decoder=request.param, score="general" if request.param == "luong" else "concat",
+    config = RNNConfig(decoder=request.param, score="general" if request.param == "luong" else "concat",
                          emb_size=6, hidden_size=12, attention_size=6)
     return build_model(config, len(vocabs[0]), len(vocabs[1])).eval()
 
@@ -140,10 +141,10 @@ def test_batched_greedy_equals_one_by_one(model, vocabs):
     src_v, tgt_v = vocabs
     items = [(torch.tensor(src_v.encode(s.split()) + [src_v.eos_id]), torch.tensor([0])) for s in SENTENCES]
     b = collate(items)
-    ids, attn = greedy_decode(model, b.src, b.src_lengths, b.src_mask, tgt_v.sos_id, tgt_v.eos_id, 15)
+    ids, attn = greedy_decode(model, b.src, b.src_mask, tgt_v.sos_id, tgt_v.eos_id, 15)
     for i, item in enumerate(items):
         one = collate([item])
-        ids_one, attn_one = greedy_decode(model, one.src, one.src_lengths, one.src_mask, tgt_v.sos_id,
+        ids_one, attn_one = greedy_decode(model, one.src, one.src_mask, tgt_v.sos_id,
                                           tgt_v.eos_id, 15)
         assert ids_one[0] == ids[i]
         if attn is not None:
@@ -301,9 +302,9 @@ def test_beam_of_one_is_greedy(model, vocabs):
     src_v, tgt_v = vocabs
     for sentence in SENTENCES:
         b = encode_batch(src_v, [sentence])
-        (greedy,), greedy_att = greedy_decode(model, b.src, b.src_lengths, b.src_mask, tgt_v.sos_id, tgt_v.eos_id,
+        (greedy,), greedy_att = greedy_decode(model, b.src, b.src_mask, tgt_v.sos_id, tgt_v.eos_id,
                                               max_len=12, pad_id=tgt_v.pad_id)
-        (best,) = beam_search(model, b.src, b.src_lengths, b.src_mask, tgt_v.sos_id, tgt_v.eos_id, max_len=12,
+        (best,) = beam_search(model, b.src, b.src_mask, tgt_v.sos_id, tgt_v.eos_id, max_len=12,
                               beam_size=1, pad_id=tgt_v.pad_id)
         assert best.ids == greedy
         if greedy_att is not None:
@@ -313,7 +314,7 @@ def test_beam_of_one_is_greedy(model, vocabs):
 def test_beams_are_sorted_distinct_and_end_once(model, vocabs):
     src_v, tgt_v = vocabs
     b = encode_batch(src_v, [SENTENCES[0]])
-    hyps = beam_search(model, b.src, b.src_lengths, b.src_mask, tgt_v.sos_id, tgt_v.eos_id, max_len=8,
+    hyps = beam_search(model, b.src, b.src_mask, tgt_v.sos_id, tgt_v.eos_id, max_len=8,
                        beam_size=4, alpha=0.6, pad_id=tgt_v.pad_id)
     assert len(hyps) == 4
     assert [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)
@@ -322,7 +323,7 @@ def test_beams_are_sorted_distinct_and_end_once(model, vocabs):
         assert len(h.ids) <= 8 and tgt_v.eos_id not in h.ids and tgt_v.sos_id not in h.ids
         # the model, reading the hypothesis under teacher forcing, gives it the same probability
         tgt = torch.tensor([[tgt_v.sos_id] + h.ids + [tgt_v.eos_id]])
-        logits, weights = model(b.src, b.src_lengths, b.src_mask, tgt[:, :-1])
+        logits, weights = model(b.src, b.src_mask, tgt[:, :-1])
         log_prob = torch.log_softmax(logits[0], -1).gather(1, tgt[0, 1:, None]).sum()
         assert h.log_prob == pytest.approx(log_prob.item(), abs=1e-4)
         if model.decoder.has_attention:

@@ -8,7 +8,7 @@ import pytest
 from utils import checkpoints
 from utils.checkpoints import train_or_load
 from utils.decode import TranslationWarning, beam_hypotheses, translate, translate_tokens
-from utils.models import ModelConfig
+from utils.models import RNNConfig
 from utils.provenance import TrainedWith, VocabularyMismatchError, fingerprint
 from utils.text import Vocab, build_vocab
 from conftest import TINY, make_data, tiny_model
@@ -18,7 +18,7 @@ from conftest import TINY, make_data, tiny_model
 def trained(data, tmp_path, monkeypatch):
     """A tiny model from train_or_load, as the notebooks get theirs."""
     monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
-    model, _ = train_or_load("tiny", ModelConfig(decoder="luong", **TINY), data, epochs=1, progress=False,
+    model, _ = train_or_load("tiny", RNNConfig(decoder="luong", **TINY), data, epochs=1, progress=False,
                              verbose=False)
     return model
 
@@ -164,7 +164,7 @@ def test_translate_tokenises_in_the_language_given():
 def test_the_source_order_comes_from_the_model(splits, tmp_path, monkeypatch):
     monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
     data = make_data(splits, reverse_source=True)
-    model, _ = train_or_load("reversed", ModelConfig(decoder="luong", **TINY), data, epochs=1, progress=False,
+    model, _ = train_or_load("reversed", RNNConfig(decoder="luong", **TINY), data, epochs=1, progress=False,
                              verbose=False)
     sources = [p.src_tokens for p in data.test]
     default, _ = translate_tokens(model, sources, data.src_vocab, data.tgt_vocab)

@@ -8,22 +8,23 @@ import torch.nn as nn
 
 from utils.attention import ConcatScore, DotScore
 from utils.batching import collate
-from utils.models import (BahdanauDecoder, BidirectionalEncoder, Encoder, LuongDecoder, ModelConfig, Seq2Seq, VanillaDecoder,
-                          build_model, count_parameters, gru_step)
+from utils.build import build_model
+from utils.models import BahdanauDecoder, BidirectionalEncoder, Encoder, LuongDecoder, RNNConfig, VanillaDecoder, gru_step
+from utils.seq2seq import Seq2Seq, count_parameters
 
 
 V_SRC, V_TGT, E, H = 23, 19, 6, 12
 CONFIGS = [
-    ModelConfig(decoder="vanilla", emb_size=E, hidden_size=H),
-    ModelConfig(decoder="luong", score="dot", emb_size=E, hidden_size=H),
-    ModelConfig(decoder="luong", score="scaled_dot", emb_size=E, hidden_size=H),
-    ModelConfig(decoder="luong", score="general", emb_size=E, hidden_size=H),
-    ModelConfig(decoder="luong", score="concat", emb_size=E, hidden_size=H, attention_size=5),
-    ModelConfig(decoder="bahdanau", score="concat", emb_size=E, hidden_size=H, attention_size=5),
-    ModelConfig(decoder="bahdanau", score="dot", emb_size=E, hidden_size=H),
-    ModelConfig(decoder="luong", score="dot", emb_size=E, hidden_size=H, bidirectional=True),
-    ModelConfig(decoder="bahdanau", score="concat", emb_size=E, hidden_size=H, attention_size=5, bidirectional=True),
-    ModelConfig(decoder="luong", score="concat", emb_size=E, hidden_size=H, attention_size=5, query="previous"),
+    RNNConfig(decoder="vanilla", emb_size=E, hidden_size=H),
+    RNNConfig(decoder="luong", score="dot", emb_size=E, hidden_size=H),
+    RNNConfig(decoder="luong", score="scaled_dot", emb_size=E, hidden_size=H),
+    RNNConfig(decoder="luong", score="general", emb_size=E, hidden_size=H),
+    RNNConfig(decoder="luong", score="concat", emb_size=E, hidden_size=H, attention_size=5),
+    RNNConfig(decoder="bahdanau", score="concat", emb_size=E, hidden_size=H, attention_size=5),
+    RNNConfig(decoder="bahdanau", score="dot", emb_size=E, hidden_size=H),
+    RNNConfig(decoder="luong", score="dot", emb_size=E, hidden_size=H, bidirectional=True),
+    RNNConfig(decoder="bahdanau", score="concat", emb_size=E, hidden_size=H, attention_size=5, bidirectional=True),
+    RNNConfig(decoder="luong", score="concat", emb_size=E, hidden_size=H, attention_size=5, query="previous"),
 ]
 IDS = [(f"{c.decoder}-{c.score}" if c.decoder != "vanilla" else "vanilla") + ("-bi" if c.bidirectional else "")
        + ("-previous" if c.query == "previous" else "") for c in CONFIGS]
@@ -47,8 +48,8 @@ def sentences(seed=0):
 
 def run(model, items, **kwargs):
     b = collate(items, 0, 0)
-    enc_out, hidden = model.encoder(b.src, b.src_lengths)
-    logits, weights = model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1], **kwargs)
+    enc_out, hidden = model.encoder(b.src, b.src_mask)
+    logits, weights = model(b.src, b.src_mask, b.tgt[:, :-1], **kwargs)
     return b, enc_out, hidden, logits, weights
 
 
@@ -57,9 +58,9 @@ def test_encoder_shapes_and_equality_with_packed_gru():
     torch.manual_seed(0)
     enc = Encoder(V_SRC, E, H)
     b = collate(sentences(), 0, 0)
-    enc_out, hidden = enc(b.src, b.src_lengths)
+    enc_out, hidden = enc(b.src, b.src_mask)
     assert enc_out.shape == (3, 7, H) and hidden.shape == (1, 3, H)
-    ref_out, ref_hidden = enc.forward_packed(b.src, b.src_lengths)     # pack_padded_sequence
+    ref_out, ref_hidden = enc.forward_packed(b.src, b.src_mask)     # pack_padded_sequence
     torch.testing.assert_close(enc_out, ref_out, atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(hidden, ref_hidden, atol=1e-6, rtol=1e-5)
     assert (enc_out[~b.src_mask] == 0).all()
@@ -69,12 +70,12 @@ def test_bidirectional_encoder_equals_packed_bidirectional_gru():
     torch.manual_seed(0)
     enc = BidirectionalEncoder(V_SRC, E, H).eval()
     b = collate(sentences(), 0, 0)
-    states, final = enc.states(b.src, b.src_lengths)
-    ref_states, ref_final = enc.states_packed(b.src, b.src_lengths)   # one packed bidirectional nn.GRU
+    states, final = enc.states(b.src, b.src_mask)
+    ref_states, ref_final = enc.states_packed(b.src, b.src_mask)   # one packed bidirectional nn.GRU
     torch.testing.assert_close(states, ref_states, atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(final, ref_final, atol=1e-6, rtol=1e-5)
-    enc_out, hidden = enc(b.src, b.src_lengths)
-    ref_out, ref_hidden = enc.forward_packed(b.src, b.src_lengths)
+    enc_out, hidden = enc(b.src, b.src_mask)
+    ref_out, ref_hidden = enc.forward_packed(b.src, b.src_mask)
     torch.testing.assert_close(enc_out, ref_out, atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(hidden, ref_hidden, atol=1e-6, rtol=1e-5)
     assert enc_out.shape == (3, 7, H) and hidden.shape == (1, 3, H)     # projected back to H
@@ -87,7 +88,7 @@ def test_bidirectional_states_read_the_sentence_both_ways():
     torch.manual_seed(0)
     enc = BidirectionalEncoder(V_SRC, E, H).eval()
     src = sentences()[1][0][None]                                         # [1, 7]
-    states, final = enc.states(src, torch.tensor([7]))
+    states, final = enc.states(src, torch.ones(1, 7, dtype=torch.bool))
     embedded = enc.embedding(src)
     forward, _ = enc.rnn(embedded)
     backward, _ = enc.rnn_backward(embedded.flip(1))
@@ -102,8 +103,8 @@ def test_bidirectional_state_sees_the_words_after_it():
     a = torch.tensor([[5, 6, 7, 3]])
     b = torch.tensor([[5, 6, 9, 3]])                                      # differs at the third word
     for enc, changes in ((one_way, False), (two_way, True)):
-        first_a = enc(a, torch.tensor([4]))[0][0, 0]
-        first_b = enc(b, torch.tensor([4]))[0][0, 0]
+        first_a = enc(a, torch.ones(1, 4, dtype=torch.bool))[0][0, 0]
+        first_b = enc(b, torch.ones(1, 4, dtype=torch.bool))[0][0, 0]
         assert (not torch.allclose(first_a, first_b)) == changes
 
 
@@ -111,7 +112,7 @@ def test_encoder_final_state_is_at_the_last_real_token():
     torch.manual_seed(0)
     enc = Encoder(V_SRC, E, H)
     b = collate(sentences(), 0, 0)
-    enc_out, hidden = enc(b.src, b.src_lengths)
+    enc_out, hidden = enc(b.src, b.src_mask)
     for i, n in enumerate(b.src_lengths.tolist()):
         torch.testing.assert_close(hidden[0, i], enc_out[i, n - 1])
 
@@ -155,7 +156,7 @@ def test_parallel_teacher_forcing_equals_the_step_loop(config):
     model = make(config)
     assert model.decoder.parallel_teacher_forcing
     b = collate(sentences(1), 0, 0)
-    args = (b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
+    args = (b.src, b.src_mask, b.tgt[:, :-1])
     par_logits, par_w = model(*args, parallel=True)
     loop_logits, loop_w = model(*args, parallel=False)
     torch.testing.assert_close(par_logits, loop_logits, atol=1e-5, rtol=1e-5)
@@ -186,8 +187,8 @@ def test_bahdanau_decoder_equals_its_equations(config):
     model = make(config)
     assert not model.decoder.parallel_teacher_forcing       # each step needs the previous context
     b = collate(sentences(1), 0, 0)
-    logits, weights = model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
-    enc_out, hidden = model.encoder(b.src, b.src_lengths)
+    logits, weights = model(b.src, b.src_mask, b.tgt[:, :-1])
+    enc_out, hidden = model.encoder(b.src, b.src_mask)
     s = hidden[0]                                           # s_0: the encoder's final state
     for t in range(b.tgt.size(1) - 1):
         ref_logits, s, ref_alpha = bahdanau_step_by_hand(model.decoder, b.tgt[:, t], s, enc_out, b.src_mask)
@@ -201,9 +202,9 @@ def test_luong_forward_teacher_is_really_parallel(monkeypatch):
     original = model.decoder.step
     monkeypatch.setattr(model.decoder, "step", lambda *a: calls.append(1) or original(*a))
     b = collate(sentences(), 0, 0)
-    model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
+    model(b.src, b.src_mask, b.tgt[:, :-1])
     assert calls == []
-    model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1], parallel=False)
+    model(b.src, b.src_mask, b.tgt[:, :-1], parallel=False)
     assert len(calls) == b.tgt.size(1) - 1
 
 
@@ -221,7 +222,7 @@ def test_teacher_forcing_ratio_is_the_share_of_gold_words_fed(monkeypatch):
 
     monkeypatch.setattr(model.decoder, "step", spy)
     torch.manual_seed(0)
-    model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1], teacher_forcing=0.3)
+    model(b.src, b.src_mask, b.tgt[:, :-1], teacher_forcing=0.3)
     gold = b.tgt[:, :-1]
     took_gold = took_own = 0
     for t in range(1, gold.size(1)):
@@ -236,20 +237,20 @@ def test_teacher_forcing_ratio_is_the_share_of_gold_words_fed(monkeypatch):
 
 def test_luong_query_previous_attends_with_the_state_before_the_step():
     """query="previous" changes only the query: s_{i-1} instead of s_i (s_0 = the encoder's h_T)."""
-    current = make(ModelConfig(decoder="luong", score="dot", emb_size=E, hidden_size=H))
-    previous = make(ModelConfig(decoder="luong", score="dot", emb_size=E, hidden_size=H, query="previous"))
+    current = make(RNNConfig(decoder="luong", score="dot", emb_size=E, hidden_size=H))
+    previous = make(RNNConfig(decoder="luong", score="dot", emb_size=E, hidden_size=H, query="previous"))
     previous.load_state_dict(current.state_dict())                    # same weights, same parameters
     b = collate(sentences(), 0, 0)
-    enc_out, hidden = current.encoder(b.src, b.src_lengths)
+    enc_out, hidden = current.encoder(b.src, b.src_mask)
     states, _ = current.decoder.rnn(current.decoder.embedding(b.tgt[:, :-1]), hidden)  # s_1 … s_T
     queries = torch.cat([hidden.transpose(0, 1), states[:, :-1]], dim=1)            # s_0 … s_{T-1}
     expected = torch.softmax((queries @ enc_out.transpose(1, 2)).masked_fill(~b.src_mask[:, None], float("-inf")), -1)
-    _, weights = previous(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
-    _, weights_current = current(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
+    _, weights = previous(b.src, b.src_mask, b.tgt[:, :-1])
+    _, weights_current = current(b.src, b.src_mask, b.tgt[:, :-1])
     torch.testing.assert_close(weights, expected, atol=1e-5, rtol=1e-5)
     assert not torch.allclose(weights, weights_current)
     with pytest.raises(ValueError, match="query"):
-        make(ModelConfig(decoder="luong", emb_size=E, hidden_size=H, query="next"))
+        make(RNNConfig(decoder="luong", emb_size=E, hidden_size=H, query="next"))
 
 
 @pytest.mark.parametrize("config", [CONFIGS[0], CONFIGS[1], CONFIGS[5]], ids=["vanilla", "luong", "bahdanau"])
@@ -257,10 +258,10 @@ def test_free_running_with_teacher_forcing_zero(config):
     model = make(config)
     b = collate(sentences(), 0, 0)
     torch.manual_seed(0)
-    logits, _ = model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1], teacher_forcing=0.0)
+    logits, _ = model(b.src, b.src_mask, b.tgt[:, :-1], teacher_forcing=0.0)
     assert logits.shape == (3, b.tgt.size(1) - 1, V_TGT)
     # step t+1 is fed the model's own argmax at step t, not the gold word: replay it by hand
-    enc_out, hidden = model.encoder(b.src, b.src_lengths)
+    enc_out, hidden = model.encoder(b.src, b.src_mask)
     state = model.decoder.init_state(hidden, enc_out)
     y = b.tgt[:, 0]
     for t in range(logits.size(1)):
@@ -274,7 +275,7 @@ def test_teacher_forcing_outside_unit_interval(ratio):
     model = make(CONFIGS[1])
     b = collate(sentences(), 0, 0)
     with pytest.raises(ValueError, match="teacher_forcing"):
-        model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1], teacher_forcing=ratio)
+        model(b.src, b.src_mask, b.tgt[:, :-1], teacher_forcing=ratio)
 
 
 def test_gru_step_equals_nn_gru():
@@ -291,7 +292,7 @@ def test_gru_step_equals_nn_gru():
 def test_untrained_loss_is_about_log_v(config):
     model = make(config)
     b = collate(sentences(), 0, 0)
-    logits, _ = model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
+    logits, _ = model(b.src, b.src_mask, b.tgt[:, :-1])
     loss = nn.functional.cross_entropy(logits.reshape(-1, V_TGT), b.tgt[:, 1:].reshape(-1), ignore_index=0)
     assert abs(loss.item() - math.log(V_TGT)) < 0.3
 
@@ -304,7 +305,7 @@ DROPOUT = [CONFIGS[0], CONFIGS[1], CONFIGS[5], CONFIGS[7]]
 def test_dropout_is_random_in_training_and_off_in_evaluation(config):
     model = make(dataclasses.replace(config, dropout=0.3))   # notebook 06 trains with 0.3
     b = collate(sentences(1), 0, 0)
-    args = (b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
+    args = (b.src, b.src_mask, b.tgt[:, :-1])
     model.train()
     first, second = model(*args)[0], model(*args)[0]
     assert not torch.allclose(first, second)                 # a new dropout mask on every call
@@ -317,7 +318,7 @@ def test_dropout_is_random_in_training_and_off_in_evaluation(config):
     torch.testing.assert_close(without(*args)[0], logits, atol=1e-6, rtol=1e-5)
     # and the fast paths still equal the textbook ones
     torch.testing.assert_close(model(*args, parallel=False)[0], logits, atol=1e-5, rtol=1e-5)
-    for fast, packed in zip(model.encoder(b.src, b.src_lengths), model.encoder.forward_packed(b.src, b.src_lengths)):
+    for fast, packed in zip(model.encoder(b.src, b.src_mask), model.encoder.forward_packed(b.src, b.src_mask)):
         torch.testing.assert_close(fast, packed, atol=1e-6, rtol=1e-5)
 
 
@@ -330,17 +331,17 @@ def test_build_model_types():
     assert isinstance(model, Seq2Seq) and model.config == CONFIGS[3]
     assert model.decoder.has_attention and not make(CONFIGS[0]).decoder.has_attention
     assert type(make(CONFIGS[1]).encoder) is Encoder
-    assert isinstance(make(ModelConfig(emb_size=E, hidden_size=H, bidirectional=True)).encoder, BidirectionalEncoder)
+    assert isinstance(make(RNNConfig(emb_size=E, hidden_size=H, bidirectional=True)).encoder, BidirectionalEncoder)
 
 
 def test_build_model_unknown_decoder():
     with pytest.raises(ValueError, match="unknown decoder 'lstm'"):
-        build_model(ModelConfig(decoder="lstm"), 10, 10)
+        build_model(RNNConfig(decoder="lstm"), 10, 10)
 
 
 def test_build_model_unknown_score():
     with pytest.raises(ValueError, match="unknown score"):
-        build_model(ModelConfig(decoder="luong", score="cosine", emb_size=4, hidden_size=8), 10, 10)
+        build_model(RNNConfig(decoder="luong", score="cosine", emb_size=4, hidden_size=8), 10, 10)
 
 
 def test_padding_embedding_is_zero():
@@ -364,11 +365,11 @@ def test_count_parameters():
 
 
 def test_luong_decoder_can_start_from_zeros():
-    config = ModelConfig(decoder="luong", emb_size=8, hidden_size=16, decoder_init="zeros")
+    config = RNNConfig(decoder="luong", emb_size=8, hidden_size=16, decoder_init="zeros")
     model = build_model(config, 20, 20)
     hidden = torch.randn(1, 3, 16)
     assert torch.equal(model.decoder.init_state(hidden, torch.randn(3, 5, 16)), torch.zeros(1, 3, 16))
-    default = build_model(ModelConfig(decoder="luong", emb_size=8, hidden_size=16), 20, 20)
+    default = build_model(RNNConfig(decoder="luong", emb_size=8, hidden_size=16), 20, 20)
     assert default.decoder.init_state(hidden, None) is hidden            # the series' default: the encoder's state
     with pytest.raises(ValueError, match="init"):
-        build_model(ModelConfig(decoder="luong", decoder_init="mean"), 20, 20)
+        build_model(RNNConfig(decoder="luong", decoder_init="mean"), 20, 20)

@@ -56,7 +56,8 @@ def test_fit_leaves_text_not_widgets_in_a_notebook(monkeypatch):
         f"sys.path.insert(0, {json.dumps(str(ROOT))})",
         "import torch",
         "from utils.batching import TranslationDataset, make_loader",
-        "from utils.models import ModelConfig, build_model",
+        "from utils.build import build_model",
+        "from utils.models import RNNConfig",
         "from utils.text import build_vocab",
         "from utils.train import fit",
         "src = [['le', 'chat', 'dort', '.'], ['la', 'fille', 'court', '.']] * 8",
@@ -64,7 +65,7 @@ def test_fit_leaves_text_not_widgets_in_a_notebook(monkeypatch):
         "sv, tv = build_vocab(src), build_vocab(tgt)",
         "loader = make_loader(TranslationDataset(list(zip(src, tgt)), sv, tv), batch_size=4, seed=0)",
         "torch.manual_seed(0)",
-        "model = build_model(ModelConfig(decoder='luong', emb_size=8, hidden_size=8), len(sv), len(tv))",
+        "model = build_model(RNNConfig(decoder='luong', emb_size=8, hidden_size=8), len(sv), len(tv))",
         "history = fit(model, loader, epochs=2, pad_id=tv.pad_id)",
     ])
     count_open = ("from ipywidgets.widgets import widget\n"

@@ -98,11 +98,12 @@ def test_with_subwords_reads_pieces_and_keeps_the_words(word_data):
 
 def test_translate_a_subword_model_gives_words_and_a_word_map(word_data):
     from utils.decode import translate
-    from utils.models import ModelConfig, build_model
+    from utils.build import build_model
+    from utils.models import RNNConfig
 
     data = word_data.with_subwords(40)
     torch.manual_seed(0)
-    model = build_model(ModelConfig(emb_size=8, hidden_size=16), len(data.src_vocab), len(data.tgt_vocab))
+    model = build_model(RNNConfig(emb_size=8, hidden_size=16), len(data.src_vocab), len(data.tgt_vocab))
     result = translate(model, "Vous courez !", data.src_vocab, data.tgt_vocab,
                        subwords=(data.src_subwords, data.tgt_subwords))
     assert result.source == ["vous", "courez", "!"]

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from utils.batching import TranslationDataset, collate, make_loader
-from utils.models import ModelConfig, build_model
+from utils.build import build_model
+from utils.models import RNNConfig
 from utils.text import build_vocab
 from utils.train import (History, constant, evaluate, exponential_decay, fit, inverse_sigmoid_decay,
                          linear_decay, sequence_loss)
@@ -81,7 +82,7 @@ def tiny():
 def tiny_model(tiny, decoder="luong", seed=0, **kw):
     _, src_v, tgt_v = tiny
     torch.manual_seed(seed)
-    return build_model(ModelConfig(decoder=decoder, emb_size=8, hidden_size=16, **kw), len(src_v), len(tgt_v))
+    return build_model(RNNConfig(decoder=decoder, emb_size=8, hidden_size=16, **kw), len(src_v), len(tgt_v))
 
 
 def test_fit_lowers_the_loss(tiny):
@@ -224,7 +225,7 @@ def test_evaluate_matches_a_manual_computation(tiny):
     losses, correct, total = [], 0, 0
     with torch.no_grad():
         for src, tgt in items:                                         # one sentence at a time
-            logits, _ = model(src[None], torch.tensor([len(src)]), torch.ones(1, len(src), dtype=torch.bool),
+            logits, _ = model(src[None], torch.ones(1, len(src), dtype=torch.bool),
                               tgt[None, :-1])
             gold = tgt[1:]
             losses.append(F.cross_entropy(logits[0], gold, reduction="sum").item())
@@ -316,7 +317,7 @@ def test_fit_with_coverage_spreads_attention(tiny):
         model.eval()
         with torch.no_grad():
             batch = next(iter(make_loader(ds, batch_size=len(ds), shuffle=False)))
-            _, weights = model(batch.src, batch.src_lengths, batch.src_mask, batch.tgt[:, :-1])
+            _, weights = model(batch.src, batch.src_mask, batch.tgt[:, :-1])
             return coverage_penalty(weights, batch.src_mask, batch.tgt[:, 1:] != tgt_v.pad_id).item()
 
     assert penalty_after(coverage=5.0) < penalty_after(coverage=0.0)

@@ -8,17 +8,19 @@ import torch.nn as nn
 
 from utils.batching import TranslationDataset, collate, make_loader
 from utils.decode import beam_search, greedy_decode, translate_tokens
-from utils.models import ModelConfig, Seq2Seq, build_model, count_parameters
+from utils.build import build_model
+from utils.models import RNNConfig
+from utils.seq2seq import Seq2Seq, count_parameters
 from utils.text import build_vocab
 from utils.train import evaluate, fit
-from utils.transformer import (Embedding, EncoderLayer, MultiHeadAttention, TransformerDecoder, TransformerEncoder,
-                               causal_mask, sinusoidal_positions)
+from utils.transformer import (Embedding, EncoderLayer, MultiHeadAttention, TransformerConfig, TransformerDecoder,
+                               TransformerEncoder, causal_mask, sinusoidal_positions)
 
 from test_models import V_SRC, V_TGT, sentences   # the RNN models' test sentences: three pairs, padded in a batch
 from test_train import SRC, TGT                    # six short sentence pairs to fit
 
 D, HEADS, LAYERS = 16, 4, 2
-CONFIG = ModelConfig(decoder="transformer", hidden_size=D, heads=HEADS, ff_size=32, layers=LAYERS)
+CONFIG = TransformerConfig(d_model=D, heads=HEADS, ff_size=32, layers=LAYERS)
 
 
 def make(seed=0, config=CONFIG):
@@ -99,11 +101,11 @@ def test_a_future_target_word_never_changes_an_earlier_step():
     model = make()
     b = collate(sentences(), 0, 0)
     tgt_in = b.tgt[:, :-1]
-    logits, weights = model(b.src, b.src_lengths, b.src_mask, tgt_in)
+    logits, weights = model(b.src, b.src_mask, tgt_in)
     for k in range(1, tgt_in.size(1)):
         changed = tgt_in.clone()
         changed[:, k] = (changed[:, k] + 1 - 4) % (V_TGT - 4) + 4             # another real word at step k
-        new_logits, new_weights = model(b.src, b.src_lengths, b.src_mask, changed)
+        new_logits, new_weights = model(b.src, b.src_mask, changed)
         torch.testing.assert_close(new_logits[:, :k], logits[:, :k])            # earlier steps: identical
         torch.testing.assert_close(new_weights[:, :k], weights[:, :k])
         assert not torch.allclose(new_logits[:, k], logits[:, k])               # step k itself does change
@@ -133,8 +135,8 @@ def test_positions_break_the_permutation_equivariance():
 # ----------------------------------------------------------------------------- the model
 def run(model, items):
     b = collate(items, 0, 0)
-    enc_out, hidden = model.encoder(b.src, b.src_lengths)
-    logits, weights = model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
+    enc_out, hidden = model.encoder(b.src, b.src_mask)
+    logits, weights = model(b.src, b.src_mask, b.tgt[:, :-1])
     return b, enc_out, hidden, logits, weights
 
 
@@ -168,7 +170,7 @@ def test_padding_never_changes_a_result():
 def test_parallel_teacher_forcing_equals_the_step_loop():
     model = make()
     b = collate(sentences(1), 0, 0)
-    args = (b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
+    args = (b.src, b.src_mask, b.tgt[:, :-1])
     par_logits, par_w = model(*args, parallel=True)
     loop_logits, loop_w = model(*args, parallel=False)
     torch.testing.assert_close(par_logits, loop_logits, atol=1e-5, rtol=1e-5)
@@ -178,10 +180,10 @@ def test_parallel_teacher_forcing_equals_the_step_loop():
 def test_showing_one_head():
     model = make()
     b = collate(sentences(), 0, 0)
-    enc_out, _ = model.encoder(b.src, b.src_lengths)
+    enc_out, _ = model.encoder(b.src, b.src_mask)
     _, maps = model.decoder.run(b.tgt[:, :-1], enc_out, b.src_mask)
     with model.decoder.showing_head(0, 2):
-        _, weights = model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
+        _, weights = model(b.src, b.src_mask, b.tgt[:, :-1])
     torch.testing.assert_close(weights, maps[:, 0, 2])
     assert model.decoder.attention_head is None                     # restored after the block
     with pytest.raises(ValueError, match="no head"):
@@ -197,7 +199,7 @@ def test_reorder_state_picks_the_prefixes():
 def test_untrained_loss_is_about_log_v():
     model = make()
     b = collate(sentences(), 0, 0)
-    logits, _ = model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])
+    logits, _ = model(b.src, b.src_mask, b.tgt[:, :-1])
     loss = nn.functional.cross_entropy(logits.reshape(-1, V_TGT), b.tgt[:, 1:].reshape(-1), ignore_index=0)
     assert abs(loss.item() - math.log(V_TGT)) < 0.5
 
@@ -209,7 +211,7 @@ def trained():
     src_v, tgt_v = build_vocab(SRC), build_vocab(TGT)
     loader = make_loader(TranslationDataset(list(zip(SRC, TGT)) * 4, src_v, tgt_v), batch_size=8, seed=0)
     torch.manual_seed(0)
-    model = build_model(ModelConfig(decoder="transformer", hidden_size=32, heads=4, ff_size=64, layers=1),
+    model = build_model(TransformerConfig(d_model=32, heads=4, ff_size=64, layers=1),
                         len(src_v), len(tgt_v), src_v.pad_id)
     before = evaluate(model, loader, pad_id=tgt_v.pad_id)
     history = fit(model, loader, epochs=25, lr=3e-3, pad_id=tgt_v.pad_id, progress=False, verbose=False)
@@ -237,7 +239,7 @@ def test_beam_of_one_is_greedy(trained):
     for sentence in SRC + [["la", "fille", "voit", "le", "chien", "."]]:
         ids = torch.tensor([src_v.encode(sentence) + [src_v.eos_id]])
         b = collate([(ids[0], torch.tensor([0]))], src_v.pad_id, 0)
-        args = (model, b.src, b.src_lengths, b.src_mask, tgt_v.sos_id, tgt_v.eos_id)
+        args = (model, b.src, b.src_mask, tgt_v.sos_id, tgt_v.eos_id)
         (greedy,), greedy_att = greedy_decode(*args, max_len=12, pad_id=tgt_v.pad_id)
         (best,) = beam_search(*args, max_len=12, beam_size=1, pad_id=tgt_v.pad_id)
         assert best.ids == greedy

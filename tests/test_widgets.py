@@ -17,7 +17,8 @@ import torch
 pytest.importorskip("ipywidgets")
 
 from utils.decode import translate  # noqa: E402
-from utils.models import ModelConfig, build_model  # noqa: E402
+from utils.build import build_model  # noqa: E402
+from utils.models import RNNConfig  # noqa: E402
 from utils.text import build_vocab  # noqa: E402
 from utils.widgets import CLOSED, TranslateBox  # noqa: E402
 
@@ -80,7 +81,7 @@ class FakeLoop:
 def translator():
     src_v, tgt_v = build_vocab(SRC), build_vocab(TGT)
     torch.manual_seed(0)
-    model = build_model(ModelConfig(decoder="luong", emb_size=8, hidden_size=16), len(src_v), len(tgt_v))
+    model = build_model(RNNConfig(decoder="luong", emb_size=8, hidden_size=16), len(src_v), len(tgt_v))
     calls = []
 
     def translate_one(sentence):

@@ -8,7 +8,7 @@ import torch
 from utils.batching import ParallelData
 from utils.corpus import SentencePair
 from utils.metrics import alignment_error_rate, attention_links
-from utils.models import Seq2Seq
+from utils.seq2seq import Seq2Seq
 
 
 @torch.no_grad()
@@ -28,7 +28,7 @@ def teacher_forced_attention(model: Seq2Seq, data: ParallelData, split: str = "t
     out = []
     for chunk, batch in data.batches(pairs):
         batch = batch.to(device)
-        _, weights = model(batch.src, batch.src_lengths, batch.src_mask, batch.tgt[:, :-1])
+        _, weights = model(batch.src, batch.src_mask, batch.tgt[:, :-1])
         for row, i in enumerate(chunk):
             n_src, n_tgt = len(pairs[i].src_tokens), len(pairs[i].tgt_tokens)
             w = weights[row, : n_tgt + 1, : n_src + 1].cpu()
@@ -60,7 +60,7 @@ def score_inputs(model: Seq2Seq, data: ParallelData, split: str = "test",
     try:
         for chunk, batch in data.batches(pairs):
             calls.clear()
-            model(batch.to(device).src, batch.src_lengths, batch.src_mask.to(device), batch.tgt[:, :-1].to(device))
+            model(batch.to(device).src, batch.src_mask.to(device), batch.tgt[:, :-1].to(device))
             queries = torch.cat([query for query, _ in calls], dim=1)         # [batch, T, Q] (one call, or T steps)
             keys = calls[0][1]                                                # [batch, S, K]
             for row, i in enumerate(chunk):

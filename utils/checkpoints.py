@@ -11,7 +11,6 @@ import ast
 import hashlib
 import json
 import time
-from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Callable
 
@@ -19,7 +18,8 @@ import torch
 
 from utils.batching import ParallelData
 from utils.data import CACHE_DIR
-from utils.models import ModelConfig, Seq2Seq, build_model
+from utils.build import Config, build_model, config_from_dict, config_to_dict
+from utils.seq2seq import Seq2Seq
 from utils.provenance import TrainedWith, trained_with
 from utils.runtime import seed_everything
 from utils.text import Vocab
@@ -28,7 +28,8 @@ from utils.train import History, fit
 MODEL_CACHE = CACHE_DIR / "models"
 # The modules whose code decides what a trained model is: editing one of them retrains.
 CODE_FILES = tuple(Path(__file__).with_name(name)
-                   for name in ("models.py", "attention.py", "transformer.py", "train.py", "batching.py"))
+                   for name in ("seq2seq.py", "build.py", "models.py", "attention.py", "transformer.py", "train.py",
+                                "batching.py"))
 
 
 def _code_only(source: str) -> str:
@@ -79,7 +80,7 @@ def save_checkpoint(path: str | Path, model: Seq2Seq, src_vocab: Vocab, tgt_voca
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     record = trained_with(model)
-    torch.save({"config": asdict(model.config), "state_dict": model.state_dict(),
+    torch.save({"config": config_to_dict(model.config), "state_dict": model.state_dict(),
                 "src_itos": src_vocab.itos, "tgt_itos": tgt_vocab.itos,
                 "history": history.to_dict() if history else None, "extra": extra or {},
                 "trained_with": record.to_dict() if record else None}, path)
@@ -127,14 +128,13 @@ def load_checkpoint(path: str | Path, src_vocab: Vocab, tgt_vocab: Vocab,
             raise ValueError(f"{path}: checkpoint's {side} vocabulary ({len(blob[f'{side}_itos'])} tokens) "
                              f"differs from the one given ({len(vocab)} tokens); rebuild the vocabulary "
                              "from the data the model was trained on")
-    known = {f.name for f in fields(ModelConfig)}
-    unknown = sorted(set(blob["config"]) - known)
-    if unknown:
-        raise CheckpointError(f"{path}: its config has field(s) {unknown} that this version's ModelConfig does "
-                              f"not know (it knows {sorted(known)}); the file was written by another version "
-                              "of the series: retrain, or delete it to let train_or_load retrain")
     try:
-        model = build_model(ModelConfig(**blob["config"]), len(src_vocab), len(tgt_vocab), src_vocab.pad_id)
+        config = config_from_dict(blob["config"])
+    except ValueError as error:
+        raise CheckpointError(f"{path}: {error}; the file was written by another version of the series: "
+                              "retrain, or delete it to let train_or_load retrain") from None
+    try:
+        model = build_model(config, len(src_vocab), len(tgt_vocab), src_vocab.pad_id)
         model.load_state_dict(blob["state_dict"])
     except (ValueError, RuntimeError, TypeError) as error:
         reason = (str(error).strip().splitlines() or [""])[0][:200]
@@ -146,7 +146,7 @@ def load_checkpoint(path: str | Path, src_vocab: Vocab, tgt_vocab: Vocab,
     return model.to(device), history, blob.get("extra") or {}
 
 
-def train_or_load(name: str, config: ModelConfig, data: ParallelData, *, epochs: int = 3, lr: float = 1e-2,
+def train_or_load(name: str, config: Config, data: ParallelData, *, epochs: int = 3, lr: float = 1e-2,
                   lr_decay: float = 0.1, coverage: float = 0.0,
                   teacher_forcing: float | Callable[[int], float] = 1.0, schedule_name: str = "",
                   seed: int = 0, device: torch.device | str = "cpu", use_cache: bool = True,
@@ -166,7 +166,7 @@ def train_or_load(name: str, config: ModelConfig, data: ParallelData, *, epochs:
     """
     if callable(teacher_forcing) and not schedule_name:
         raise ValueError("give schedule_name when teacher_forcing is a schedule (it keys the cache)")
-    key = json.dumps([asdict(config), epochs, lr, lr_decay, schedule_name or teacher_forcing, seed, data.reverse_source,
+    key = json.dumps([config_to_dict(config), epochs, lr, lr_decay, schedule_name or teacher_forcing, seed, data.reverse_source,
                       data.batch_size, len(data.train), data_fingerprint(data), data.src_vocab.itos,
                       data.tgt_vocab.itos, torch.__version__, CODE_FINGERPRINT]
                      + (["validate"] if validate else []) + ([f"coverage {coverage}"] if coverage else []),

@@ -27,13 +27,13 @@ class TranslationWarning(UserWarning):
 
 
 @torch.no_grad()
-def greedy_decode(model: nn.Module, src: torch.Tensor, src_lengths: torch.Tensor, src_mask: torch.Tensor,
+def greedy_decode(model: nn.Module, src: torch.Tensor, src_mask: torch.Tensor,
                   sos_id: int, eos_id: int, max_len: int | torch.Tensor,
                   pad_id: int | None = None,
                   forced: torch.Tensor | None = None) -> tuple[list[list[int]], torch.Tensor | None]:
     """Feed the model its own most likely word until ``<eos>`` or ``max_len`` words.
 
-    Args: ``src [batch, S]``, ``src_lengths [batch]``, ``src_mask [batch, S]``; ``max_len`` is
+    Args: ``src [batch, S]``, ``src_mask [batch, S]``; ``max_len`` is
     one limit for all sentences or one per sentence ``[batch]``. A sentence that reaches its
     limit gets ``<eos>`` forced at the next step, so every sentence ends with exactly one
     ``<eos>`` step. ``<sos>`` (and ``<pad>`` when ``pad_id`` is given) are never predicted.
@@ -50,7 +50,7 @@ def greedy_decode(model: nn.Module, src: torch.Tensor, src_lengths: torch.Tensor
     if (limits < 1).any():
         raise ValueError("max_len must be at least 1")
     model.eval()
-    enc_out, enc_hidden = model.encoder(src, src_lengths)
+    enc_out, enc_hidden = model.encoder(src, src_mask)
     state = model.decoder.init_state(enc_hidden, enc_out)
     never = [sos_id] + ([pad_id] if pad_id is not None else [])
     y_prev = torch.full((src.size(0),), sos_id, dtype=torch.long, device=src.device)  # [batch]
@@ -92,7 +92,7 @@ def length_penalty(length: int, alpha: float) -> float:
 
 
 @torch.no_grad()
-def beam_search(model: nn.Module, src: torch.Tensor, src_lengths: torch.Tensor, src_mask: torch.Tensor,
+def beam_search(model: nn.Module, src: torch.Tensor, src_mask: torch.Tensor,
                 sos_id: int, eos_id: int, max_len: int, beam_size: int = 5, alpha: float = 0.6,
                 pad_id: int | None = None) -> list[Hypothesis]:
     """Beam search for *one* sentence (``src [1, S]``): keep the ``beam_size`` best partial
@@ -119,7 +119,7 @@ def beam_search(model: nn.Module, src: torch.Tensor, src_lengths: torch.Tensor, 
         raise ValueError("max_len must be at least 1")
     model.eval()
     decoder = model.decoder
-    enc_out, enc_hidden = model.encoder(src, src_lengths)
+    enc_out, enc_hidden = model.encoder(src, src_mask)
     state = decoder.init_state(enc_hidden, enc_out)                         # one row: the empty beam
     never = [sos_id] + ([pad_id] if pad_id is not None else [])
     # The open beams, one entry each: the words so far, their attention rows, the summed log-probability.
@@ -221,7 +221,7 @@ def beam_hypotheses(model: nn.Module, sources: list[list[str]], src_vocab: Vocab
         n = len(src)
         src = src[None].to(device)
         mask = torch.ones(1, n, dtype=torch.bool, device=device)
-        out.append(beam_search(model, src, torch.tensor([n]), mask, tgt_vocab.sos_id, tgt_vocab.eos_id,
+        out.append(beam_search(model, src, mask, tgt_vocab.sos_id, tgt_vocab.eos_id,
                                default_max_len(n), beam_size, alpha, tgt_vocab.pad_id))
     return out
 
@@ -255,7 +255,7 @@ def translate_tokens(model: nn.Module, sources: list[list[str]], src_vocab: Voca
                               by_length=True):                   # similar lengths together
         batch = batch.to(device)
         limits = torch.tensor([default_max_len(n) for n in batch.src_lengths.tolist()], device=device)
-        ids, attn = greedy_decode(model, batch.src, batch.src_lengths, batch.src_mask, tgt_vocab.sos_id,
+        ids, attn = greedy_decode(model, batch.src, batch.src_mask, tgt_vocab.sos_id,
                                   tgt_vocab.eos_id, limits, pad_id=tgt_vocab.pad_id)
         for row, i in enumerate(idx):
             hyps[i] = tgt_vocab.decode(ids[row])

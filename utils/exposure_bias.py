@@ -10,7 +10,7 @@ import torch
 from utils.batching import ParallelData
 from utils.decode import default_max_len, greedy_decode
 from utils.corpus import SentencePair
-from utils.models import Seq2Seq
+from utils.seq2seq import Seq2Seq
 from utils.train import sequence_loss
 
 
@@ -25,10 +25,10 @@ def both_ways(model: Seq2Seq, data: ParallelData, pair: SentencePair) -> tuple[l
     device = next(model.parameters()).device
     b = data.batch([pair]).to(device)                                          # a batch of one
     itos, tv = data.tgt_vocab.itos, data.tgt_vocab
-    logits, _ = model(b.src, b.src_lengths, b.src_mask, b.tgt[:, :-1])         # gold inputs: [1, T, V]
+    logits, _ = model(b.src, b.src_mask, b.tgt[:, :-1])         # gold inputs: [1, T, V]
     gold_in = ["<sos>"] + pair.tgt_tokens
     forced = list(zip(gold_in, [itos[i] for i in logits[0].argmax(-1).tolist()]))
-    (ids,), _ = greedy_decode(model, b.src, b.src_lengths, b.src_mask, tv.sos_id, tv.eos_id,
+    (ids,), _ = greedy_decode(model, b.src, b.src_mask, tv.sos_id, tv.eos_id,
                               max_len=len(pair.tgt_tokens) + 5, pad_id=tv.pad_id)  # its own inputs
     own = [itos[i] for i in ids] + ["<eos>"]
     return forced, list(zip(["<sos>"] + own[:-1], own))
@@ -44,7 +44,7 @@ def gradient_agreement(model: Seq2Seq, batches: list, pad_id: int = 0, **forward
     gradients = []
     for batch in batches:
         model.zero_grad()
-        logits, _ = model(batch.src, batch.src_lengths, batch.src_mask, batch.tgt[:, :-1], **forward_args)
+        logits, _ = model(batch.src, batch.src_mask, batch.tgt[:, :-1], **forward_args)
         sequence_loss(logits, batch.tgt[:, 1:], pad_id).backward()
         gradients.append(torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).flatten()
                                     for p in model.parameters()]))          # [n_parameters]
@@ -87,7 +87,7 @@ def after_a_mistake(model: Seq2Seq, data: ParallelData, split: str = "test",
     positions, wrong, outputs, clean = [], [], [], []
     for chunk, batch in data.batches(pairs):
         batch = batch.to(device)
-        logits, _ = model(batch.src, batch.src_lengths, batch.src_mask, batch.tgt[:, :-1])  # [b, T, V]
+        logits, _ = model(batch.src, batch.src_mask, batch.tgt[:, :-1])  # [b, T, V]
         ks = torch.tensor([int(len(pairs[i].tgt_tokens) * position) for i in chunk], device=device)
         rows = torch.arange(len(chunk), device=device)
         step_logits = logits[rows, ks].clone()                              # [b, V]
@@ -100,7 +100,7 @@ def after_a_mistake(model: Seq2Seq, data: ParallelData, split: str = "test",
             forced[row, k] = mistakes[row]
         limits = torch.tensor([default_max_len(n) for n in batch.src_lengths.tolist()], device=device)
         limits = torch.maximum(limits, ks + 1)
-        args = (model, batch.src, batch.src_lengths, batch.src_mask, tv.sos_id, tv.eos_id, limits)
+        args = (model, batch.src, batch.src_mask, tv.sos_id, tv.eos_id, limits)
         ids, _ = greedy_decode(*args, pad_id=tv.pad_id, forced=forced)
         unforced, _ = greedy_decode(*args, pad_id=tv.pad_id)
         positions += ks.tolist()

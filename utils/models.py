@@ -1,11 +1,9 @@
-"""Encoder, decoders (vanilla, Luong, Bahdanau) and the ``Seq2Seq`` wrapper; :func:`build_model`
-also builds the Transformer of :mod:`utils.transformer`, which offers the same interface.
+"""The RNN family: its config, the GRU encoders and the three decoders (vanilla, Luong, Bahdanau).
 
-Shapes are batch-first: ``src [batch, src_len]``, ``tgt [batch, tgt_len]``; ``H`` is the
-hidden size, ``V`` a vocabulary size. Every decoder offers
-
-* ``step(y_prev, state, enc_out, src_mask)`` — one time step (used for free-running decoding),
-* ``forward_teacher(tgt_in, state, enc_out, src_mask)`` — the whole gold target at once.
+Each encoder and decoder keeps the contract of :mod:`utils.seq2seq` (``Encoder``, ``Decoder``),
+so :class:`utils.seq2seq.Seq2Seq`, training and search treat them like the Transformer's.
+Shapes are batch-first: ``src [batch, src_len]``, ``src_mask [batch, src_len]`` (True at real
+tokens), ``tgt [batch, tgt_len]``; ``H`` is the hidden size, ``V`` a vocabulary size.
 
 Where a fast path replaces the textbook code (the encoders, :func:`gru_step`), the textbook
 version stays beside it (``forward_packed``, the docstring of ``gru_step``) and a test checks
@@ -14,7 +12,6 @@ that the two agree.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn as nn
@@ -22,26 +19,22 @@ from torch import Tensor
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from utils.attention import attend, make_score
-from utils.transformer import TransformerDecoder, TransformerEncoder
+from utils.seq2seq import teacher_forced_loop
 
 
 @dataclass
-class ModelConfig:
-    """Everything needed to rebuild a model (saved in checkpoints)."""
+class RNNConfig:
+    """Everything needed to rebuild an RNN encoder–decoder (saved in checkpoints)."""
 
-    decoder: str = "luong"      # "vanilla", "luong", "bahdanau" or "transformer"
-    score: str = "dot"          # "dot", "scaled_dot", "general" or "concat" (attention decoders)
-    emb_size: int = 32
-    hidden_size: int = 128
-    dropout: float = 0.0        # the synthetic corpus is clean and large enough; 0 trained best
-    attention_size: int = 32    # hidden units of the concat score's layer (v·tanh(W[s;h]))
-    bidirectional: bool = False # encoder reads both ways (Bahdanau et al.); see BidirectionalEncoder
-    query: str = "current"      # Luong decoder's attention query: "current" s_i, or "previous" s_{i-1}
-    decoder_init: str = "encoder"  # Luong decoder's first state: the encoder's "encoder" summary, or "zeros"
-    # The Transformer (utils/transformer.py) uses hidden_size as d_model and dropout, plus:
-    layers: int = 2             # layers in its encoder and in its decoder
-    heads: int = 4              # attention heads per attention layer
-    ff_size: int = 256          # width of the feed-forward layer
+    decoder: str = "luong"      # "vanilla" (notebook 01), "luong" or "bahdanau" (notebooks 02-03)
+    score: str = "dot"          # attention score: "dot", "scaled_dot", "general" or "concat" (notebook 03)
+    emb_size: int = 32          # width of the word embeddings
+    hidden_size: int = 128      # width of the GRU states, encoder and decoder alike
+    dropout: float = 0.0        # the synthetic corpus is clean and large enough: 0 trained best; 0.1 on Tatoeba
+    attention_size: int = 32    # hidden units of the concat score's layer v·tanh(W[s;h])
+    bidirectional: bool = False # the encoder reads both ways (Bahdanau et al.; notebook 06)
+    query: str = "current"      # Luong decoder's attention query: "current" s_i or "previous" s_{i-1} (notebook 03)
+    decoder_init: str = "encoder"  # Luong decoder's first state: the encoder's summary, or "zeros"
 
 
 def gru_step(rnn: nn.GRU, x: Tensor, hidden: Tensor) -> Tensor:
@@ -75,24 +68,23 @@ class Encoder(nn.Module):
         self.rnn = nn.GRU(emb_size, hidden_size, batch_first=True)
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, src: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor]:
         """Returns ``enc_out [batch, src_len, H]`` (zeros at padding) and ``hidden [1, batch, H]``,
         the state after each sentence's last real token."""
         embedded = self.dropout(self.embedding(src))                      # [batch, src_len, E]
         enc_out, _ = self.rnn(embedded)                                   # [batch, src_len, H]
-        lengths = src_lengths.to(src.device)
+        lengths = src_mask.sum(1)                                         # [batch]
         last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, enc_out.size(2))  # [batch, 1, H]
         hidden = enc_out.gather(1, last).transpose(0, 1).contiguous()    # [1, batch, H]
-        real = torch.arange(src.size(1), device=src.device)[None, :] < lengths[:, None]
-        enc_out = enc_out * real.unsqueeze(-1)                            # zeros at padding
+        enc_out = enc_out * src_mask.unsqueeze(-1)                        # zeros at padding
         return enc_out, hidden
 
-    def forward_packed(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor]:
+    def forward_packed(self, src: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor]:
         """The same as :meth:`forward`, the textbook way: ``pack_padded_sequence`` tells the GRU
         each sentence's length, so it stops at the last real token and its final state is that
         token's. Slower on CPU; kept as the reference the tests compare :meth:`forward` with."""
         embedded = self.dropout(self.embedding(src))                      # [batch, src_len, E]
-        packed = pack_padded_sequence(embedded, src_lengths.cpu(), batch_first=True, enforce_sorted=False)
+        packed = pack_padded_sequence(embedded, src_mask.sum(1).cpu(), batch_first=True, enforce_sorted=False)
         packed_out, hidden = self.rnn(packed)                             # hidden: [1, batch, H]
         enc_out, _ = pad_packed_sequence(packed_out, batch_first=True,
                                          total_length=src.size(1))       # [batch, src_len, H], zeros at padding
@@ -117,14 +109,13 @@ class BidirectionalEncoder(Encoder):
         self.project_out = nn.Linear(2 * hidden_size, hidden_size)
         self.project_hidden = nn.Linear(2 * hidden_size, hidden_size)
 
-    def states(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor]:
+    def states(self, src: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor]:
         """The GRU states before the projections: ``[batch, src_len, 2H]`` (forward then backward,
         zeros at padding) and the final states ``[batch, 2H]`` (the forward state after the last
         word, the backward state after the first) — what a packed bidirectional ``nn.GRU`` gives."""
         embedded = self.dropout(self.embedding(src))                      # [batch, src_len, E]
-        lengths = src_lengths.to(src.device)
+        lengths, real = src_mask.sum(1), src_mask                         # [batch], [batch, src_len]
         positions = torch.arange(src.size(1), device=src.device)[None, :]  # [1, src_len]
-        real = positions < lengths[:, None]                               # [batch, src_len]
         flip = torch.where(real, lengths[:, None] - 1 - positions, positions).unsqueeze(-1)  # reverse each sentence
         forward, _ = self.rnn(embedded)                                   # [batch, src_len, H]
         backward, _ = self.rnn_backward(embedded.gather(1, flip.expand(-1, -1, embedded.size(2))))
@@ -133,7 +124,7 @@ class BidirectionalEncoder(Encoder):
         backward = backward.gather(1, flip.expand(-1, -1, backward.size(2)))  # back in sentence order
         return torch.cat([forward, backward], dim=-1) * real.unsqueeze(-1), final
 
-    def states_packed(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor]:
+    def states_packed(self, src: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor]:
         """The same as :meth:`states`, the textbook way: one packed bidirectional ``nn.GRU`` pass.
         Kept as the reference the tests compare :meth:`states` with.
 
@@ -142,7 +133,7 @@ class BidirectionalEncoder(Encoder):
         weights are the backward direction's). The module is built on the ``meta`` device: it
         only describes the computation and holds no weights of its own."""
         embedded = self.dropout(self.embedding(src))                      # [batch, src_len, E]
-        packed = pack_padded_sequence(embedded, src_lengths.cpu(), batch_first=True, enforce_sorted=False)
+        packed = pack_padded_sequence(embedded, src_mask.sum(1).cpu(), batch_first=True, enforce_sorted=False)
         both_ways = nn.GRU(self.rnn.input_size, self.rnn.hidden_size, batch_first=True, bidirectional=True,
                            device="meta")
         weights = {**dict(self.rnn.named_parameters()),
@@ -151,19 +142,17 @@ class BidirectionalEncoder(Encoder):
         states, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=src.size(1))  # [batch, src_len, 2H]
         return states, torch.cat([hidden[0], hidden[1]], dim=-1)          # final: [batch, 2H]
 
-    def forward(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, src: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor]:
         """Returns ``enc_out [batch, src_len, H]`` (zeros at padding) and ``hidden [1, batch, H]``."""
-        return self._project(*self.states(src, src_lengths), src, src_lengths)
+        return self._project(*self.states(src, src_mask), src_mask)
 
-    def forward_packed(self, src: Tensor, src_lengths: Tensor) -> tuple[Tensor, Tensor]:
+    def forward_packed(self, src: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor]:
         """:meth:`forward` on top of :meth:`states_packed` (the reference for the tests)."""
-        return self._project(*self.states_packed(src, src_lengths), src, src_lengths)
+        return self._project(*self.states_packed(src, src_mask), src_mask)
 
-    def _project(self, states: Tensor, final: Tensor, src: Tensor,
-                 src_lengths: Tensor) -> tuple[Tensor, Tensor]:
+    def _project(self, states: Tensor, final: Tensor, src_mask: Tensor) -> tuple[Tensor, Tensor]:
         """``states [batch, src_len, 2H]``, ``final [batch, 2H]`` → ``enc_out``, ``hidden`` of size H."""
-        real = torch.arange(src.size(1), device=src.device)[None, :] < src_lengths.to(src.device)[:, None]
-        enc_out = self.project_out(states) * real.unsqueeze(-1)           # [batch, src_len, H]
+        enc_out = self.project_out(states) * src_mask.unsqueeze(-1)       # [batch, src_len, H]
         hidden = torch.tanh(self.project_hidden(final))[None]             # [1, batch, H]
         return enc_out, hidden.contiguous()
 
@@ -342,80 +331,3 @@ class BahdanauDecoder(nn.Module):
         """The states of the sentences (or beams) ``index`` — used by beam search."""
         hidden, keys = state
         return hidden.index_select(1, index), keys.index_select(0, index)
-
-
-def teacher_forced_loop(decoder: nn.Module, tgt_in: Tensor, state: Any, enc_out: Tensor, src_mask: Tensor,
-                        teacher_forcing: float = 1.0) -> tuple[Tensor, Tensor | None]:
-    """Run ``decoder`` one step at a time over ``tgt_in [batch, T]`` (from ``<sos>``).
-
-    Step ``t + 1`` is fed the gold word ``tgt_in[:, t + 1]`` with probability ``teacher_forcing``
-    (drawn per sentence and step), otherwise the model's own most likely word from step ``t``;
-    1.0 is plain teacher forcing, 0.0 runs free. Returns ``logits [batch, T, V]`` and
-    ``weights [batch, T, S]`` (None for a decoder without attention).
-    """
-    logits, weights = [], []
-    y_prev = tgt_in[:, 0]                                                # <sos>: [batch]
-    for t in range(tgt_in.size(1)):
-        step_logits, state, step_weights = decoder.step(y_prev, state, enc_out, src_mask)
-        logits.append(step_logits)                                       # [batch, V]
-        weights.append(step_weights)                                     # [batch, S] or None
-        if t + 1 < tgt_in.size(1):
-            y_prev = tgt_in[:, t + 1]                                    # the gold word
-            if teacher_forcing < 1.0:
-                use_gold = torch.rand(tgt_in.size(0), device=tgt_in.device) < teacher_forcing  # [batch]
-                y_prev = torch.where(use_gold, y_prev, step_logits.argmax(-1))
-    stacked = torch.stack(weights, dim=1) if weights[0] is not None else None
-    return torch.stack(logits, dim=1), stacked
-
-
-class Seq2Seq(nn.Module):
-    """Encoder + decoder. ``forward`` trains with a teacher-forcing ratio in [0, 1]."""
-
-    def __init__(self, encoder: Encoder, decoder: nn.Module, config: ModelConfig | None = None):
-        super().__init__()
-        self.encoder, self.decoder, self.config = encoder, decoder, config
-
-    def forward(self, src: Tensor, src_lengths: Tensor, src_mask: Tensor, tgt_in: Tensor,
-                teacher_forcing: float = 1.0, parallel: bool = True) -> tuple[Tensor, Tensor | None]:
-        """Args: ``src [batch, S]``, ``src_lengths [batch]``, ``src_mask [batch, S]``,
-        ``tgt_in [batch, T]`` (gold target from ``<sos>``, without the final token).
-
-        ``teacher_forcing`` is the probability of feeding the gold previous word (per example and
-        step); otherwise the model's own greedy prediction is fed. With 1.0 and ``parallel``,
-        decoders that can run the whole target at once do so.
-
-        Returns ``logits [batch, T, V]`` and attention ``[batch, T, S]`` (None for vanilla).
-        """
-        if not 0.0 <= teacher_forcing <= 1.0:
-            raise ValueError(f"teacher_forcing must be in [0, 1], got {teacher_forcing}")
-        enc_out, enc_hidden = self.encoder(src, src_lengths)
-        state = self.decoder.init_state(enc_hidden, enc_out)
-        if teacher_forcing == 1.0 and parallel and self.decoder.parallel_teacher_forcing:
-            return self.decoder.forward_teacher(tgt_in, state, enc_out, src_mask)
-        return teacher_forced_loop(self.decoder, tgt_in, state, enc_out, src_mask, teacher_forcing)
-
-
-def build_model(config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int, pad_id: int = 0) -> Seq2Seq:
-    """A fresh :class:`Seq2Seq` for ``config``."""
-    c = config
-    if c.decoder == "transformer":
-        sizes = (c.hidden_size, c.heads, c.ff_size, c.layers, c.dropout, pad_id)
-        return Seq2Seq(TransformerEncoder(src_vocab_size, *sizes), TransformerDecoder(tgt_vocab_size, *sizes), config)
-    encoder = (BidirectionalEncoder if c.bidirectional else Encoder)(src_vocab_size, c.emb_size, c.hidden_size,
-                                                                      c.dropout, pad_id)
-    if c.decoder == "vanilla":
-        decoder = VanillaDecoder(tgt_vocab_size, c.emb_size, c.hidden_size, c.dropout, pad_id)
-    elif c.decoder == "luong":
-        decoder = LuongDecoder(tgt_vocab_size, c.emb_size, c.hidden_size, c.score, c.dropout, pad_id,
-                               c.attention_size, c.query, c.decoder_init)
-    elif c.decoder == "bahdanau":
-        decoder = BahdanauDecoder(tgt_vocab_size, c.emb_size, c.hidden_size, c.score, c.dropout, pad_id,
-                                  c.attention_size)
-    else:
-        raise ValueError(f"unknown decoder {c.decoder!r}; choose 'vanilla', 'luong', 'bahdanau' or 'transformer'")
-    return Seq2Seq(encoder, decoder, config)
-
-
-def count_parameters(module: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)

@@ -6,7 +6,7 @@ import torch
 
 from utils.batching import ParallelData
 from utils.corpus import SentencePair
-from utils.models import Seq2Seq
+from utils.seq2seq import Seq2Seq
 
 
 @torch.no_grad()
@@ -16,7 +16,7 @@ def _final_states(model: Seq2Seq, data: ParallelData, pairs: list[SentencePair])
     states = []
     for _, batch in data.batches(pairs):
         batch = batch.to(device)
-        _, hidden = model.encoder(batch.src, batch.src_lengths)      # [1, batch, H]
+        _, hidden = model.encoder(batch.src, batch.src_mask)         # [1, batch, H]
         states.append(hidden[-1].cpu())
     return torch.cat(states)
 
@@ -90,7 +90,7 @@ def gradient_by_source_position(model: Seq2Seq, data: ParallelData, min_len: int
         model.zero_grad()
         # cuDNN's RNN backward refuses eval mode; the native kernels compute the same gradients.
         with torch.backends.cudnn.flags(enabled=False):
-            logits, _ = model(batch.src, batch.src_lengths, batch.src_mask, batch.tgt[:, :-1])
+            logits, _ = model(batch.src, batch.src_mask, batch.tgt[:, :-1])
             loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), batch.tgt[:, 1:],
                                                      ignore_index=data.tgt_vocab.pad_id, reduction="sum")
             loss.backward()

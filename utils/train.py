@@ -129,7 +129,7 @@ def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, cl
                 batch = batch.to(device)
                 ratio = float(schedule(step))
                 tgt_in, tgt_out = batch.tgt[:, :-1], batch.tgt[:, 1:]   # [batch, T] each
-                logits, weights = model(batch.src, batch.src_lengths, batch.src_mask, tgt_in,
+                logits, weights = model(batch.src, batch.src_mask, tgt_in,
                                         teacher_forcing=ratio, parallel=parallel)
                 loss = sequence_loss(logits, tgt_out, pad_id, label_smoothing)
                 if coverage:
@@ -172,7 +172,7 @@ def evaluate(model: nn.Module, loader: Iterable, device: torch.device | str = "c
     for batch in loader:
         batch = batch.to(device)
         tgt_in, tgt_out = batch.tgt[:, :-1], batch.tgt[:, 1:]
-        logits, _ = model(batch.src, batch.src_lengths, batch.src_mask, tgt_in)
+        logits, _ = model(batch.src, batch.src_mask, tgt_in)
         real = tgt_out != pad_id                                   # [batch, T]
         n = int(real.sum())
         total_loss += sequence_loss(logits, tgt_out, pad_id).item() * n
@@ -191,7 +191,7 @@ def pairs_per_second(model: nn.Module, batches: list, pad_id: int = 0, optimizer
     device = next(model.parameters()).device
 
     def train_on(batch) -> None:
-        logits, _ = model(batch.src, batch.src_lengths, batch.src_mask, batch.tgt[:, :-1], **forward_args)
+        logits, _ = model(batch.src, batch.src_mask, batch.tgt[:, :-1], **forward_args)
         loss = sequence_loss(logits, batch.tgt[:, 1:], pad_id)
         if optimizer is not None:
             optimizer.zero_grad()
