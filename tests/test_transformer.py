@@ -196,6 +196,58 @@ def test_reorder_state_picks_the_prefixes():
     assert TransformerDecoder.reorder_state(state, torch.tensor([2, 2, 0])).tolist() == [[2, 7], [2, 7], [2, 5]]
 
 
+# ----------------------------------------------------------------------------- the key/value cache
+@pytest.mark.parametrize("norm", ["pre", "post"])
+def test_cached_steps_give_the_uncached_logits_at_every_step(norm):
+    torch.manual_seed(1)
+    model = build_model(TransformerConfig(d_model=D, heads=HEADS, ff_size=32, layers=LAYERS, norm=norm),
+                        V_SRC, V_TGT).eval()
+    b = collate(sentences(), 0, 0)                                   # three sentences, padded
+    enc_out, _ = model.encoder(b.src, b.src_mask)
+    decoder, tgt_in = model.decoder, b.tgt[:, :-1]
+    cache, prefix = decoder.init_state(None, enc_out), torch.zeros(3, 0, dtype=torch.long)
+    assert [layer.k.size(2) for layer in cache.layers] == [0] * LAYERS
+    for t in range(tgt_in.size(1)):
+        cached, cache, cached_w = decoder.step(tgt_in[:, t], cache, enc_out, b.src_mask)
+        uncached, prefix, uncached_w = decoder.step_uncached(tgt_in[:, t], prefix, enc_out, b.src_mask)
+        torch.testing.assert_close(cached, uncached, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(cached_w, uncached_w, atol=1e-5, rtol=1e-4)
+        assert cache.length == prefix.size(1) == t + 1
+        assert all(layer.k.size(2) == t + 1 for layer in cache.layers)   # one key per word fed, no more
+
+
+@pytest.fixture(scope="module")
+def synthetic_transformer():
+    """A small Transformer fitted briefly on a tiny synthetic corpus, with its data."""
+    from conftest import make_data
+    from utils.corpus import generate_splits
+
+    data = make_data(generate_splits(seed=11, n_train=400, n_valid=6, n_test_per_bucket=3))
+    torch.manual_seed(0)
+    model = build_model(TransformerConfig(d_model=32, heads=2, ff_size=64, layers=2),
+                        len(data.src_vocab), len(data.tgt_vocab), data.src_vocab.pad_id)
+    fit(model, data.loader("train"), epochs=6, lr=3e-3, pad_id=data.tgt_vocab.pad_id, progress=False, verbose=False)
+    return model.eval(), data
+
+
+@pytest.mark.parametrize("beam_size", [None, 4], ids=["greedy", "beam-4"])
+def test_cached_and_uncached_decoding_translate_the_test_set_alike(synthetic_transformer, beam_size):
+    """Greedy and beam search give the same words with and without the cache. Beam search reorders
+    the state at every step: a cache that went stale across a reorder (kept the keys of another
+    beam) would change the beams' scores and so the words."""
+    model, data = synthetic_transformer
+    sources = [p.src_tokens for p in data.test]
+    outputs = {}
+    for cached in (True, False):
+        model.decoder.kv_cache = cached
+        outputs[cached] = translate_tokens(model, sources, data.src_vocab, data.tgt_vocab, beam_size=beam_size or 1)
+    model.decoder.kv_cache = True
+    assert outputs[True][0] == outputs[False][0]
+    assert sum(len(h) for h in outputs[True][0]) > 3 * len(sources)  # real sentences, not empty ones
+    for cached_map, uncached_map in zip(outputs[True][1], outputs[False][1]):
+        torch.testing.assert_close(cached_map, uncached_map, atol=1e-5, rtol=1e-4)
+
+
 def test_untrained_loss_is_about_log_v():
     model = make()
     b = collate(sentences(), 0, 0)
