@@ -320,3 +320,49 @@ def test_score_inputs_reproduce_the_attention_weights(data, decoder, score):
     assert "compare" not in vars(model.decoder.score)                   # the spy is gone
     with pytest.raises(ValueError, match="no attention"):
         score_inputs(tiny_model(data, "vanilla"), data)
+
+
+# ----------------------------------------------------------------------------- tests that a deliberate break fails
+class FirstWordOnly(nn.Module):
+    """A fake model whose every prediction depends on the first source word's embedding alone."""
+
+    def __init__(self, vocab_size: int, tgt_vocab_size: int):
+        super().__init__()
+        self.encoder = nn.Module()
+        self.encoder.embedding = nn.Embedding(vocab_size, 4)
+        self.out = nn.Linear(4, tgt_vocab_size)
+
+    def forward(self, src, src_mask, tgt_in, teacher_forcing=1.0, parallel=True):
+        x = self.encoder.embedding(src)                                     # [batch, S, 4]: the hook's tensor
+        return self.out(x[:, :1]).expand(-1, tgt_in.size(1), -1), None      # [batch, T, V] from word 1 only
+
+
+def test_gradient_by_source_position_puts_each_norm_at_its_position(data):
+    # notebook 02's plot reads position 1 as the first word the encoder reads: a list returned
+    # backwards would move the first word's gradient to the last position
+    torch.manual_seed(0)
+    norms = gradient_by_source_position(FirstWordOnly(len(data.src_vocab), len(data.tgt_vocab)), data, min_len=30,
+                                        max_sentences=3)
+    assert norms[0] > 0 and all(n == 0 for n in norms[1:])
+
+
+def test_probe_baseline_guesses_the_most_common_training_word(data):
+    # the baseline may only know the training sentences: a baseline that picked the most common
+    # *test* word would use the answers it is scored on
+    long = "le chat voit la fille sous les arbres du jardin ."             # 11 tokens: above min_len
+    train = [SentencePair(long, "x", ())] * 9 + [SentencePair(long.replace("le ", "un ", 1), "x", ())]
+    test = [SentencePair(long.replace("le ", "un ", 1), "x", ())] * 4 + [SentencePair(long, "x", ())]
+    fake = make_data({"train": train, "valid": test[:1], "test": test[1:]})
+    _, baseline = probe_final_state(FinalState(len(fake.src_vocab), position=None), fake, positions=[1], min_len=5,
+                                    steps=1)
+    assert baseline[1] == pytest.approx(1 / 5)                           # "le", the training majority, is right once
+
+
+def test_batches_read_the_source_in_the_order_the_data_says(splits):
+    # notebook 01's reversed-source probe goes through ParallelData.batches
+    pairs = splits["test"][:3]
+    forward, backward = make_data(splits).batch(pairs), make_data(splits, reverse_source=True).batch(pairs)
+    for row, pair in enumerate(pairs):
+        n = len(pair.src_tokens)
+        assert forward.src[row, :n].tolist() == backward.src[row, :n].flip(0).tolist()
+        assert forward.src[row, n] == backward.src[row, n]                # <eos> stays last
