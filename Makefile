@@ -1,9 +1,10 @@
 # The README's two commands: `make lab` and `make test`. Both create the virtual environment
 # .venv on first use (Python >= 3.10 and pip are all they need) and update it when
-# requirements.txt changes.
+# requirements.txt changes; `make test` adds the checking tools of requirements-dev.txt.
 #
 #   make lab            open the series in JupyterLab
-#   make test           unit tests + every notebook under nbval (the current stack)
+#   make test           lint, then unit tests + every notebook under nbval (the current stack)
+#   make lint           ruff over utils/, tests/, scripts/ and the notebooks' code cells
 #   make classic-test   unit tests in the classic stack (Python 3.11, torch 2.3.1, torchtext 0.18)
 #   make execute        re-execute the notebooks in place (what the committed outputs come from)
 #   make browser-check  open every notebook in JupyterLab in headless Chromium, run notebook 05 and
@@ -25,28 +26,36 @@ LAB_FLAGS = $(if $(filter 0,$(USER_ID)),--allow-root)
 BIN = $(VENV)/bin
 CLASSIC_BIN = $(CLASSIC_VENV)/bin
 
-.PHONY: lab test classic-test unit execute browser-check clean
+# pytest exits 5 when it collected no test: for a suite, that is a failure (the tests vanished),
+# never a pass. Each pytest target runs through this.
+NO_TESTS_FAIL = rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is missing"; exit 1; fi; \
+	exit $$rc
+
+.PHONY: lab test classic-test unit lint execute browser-check clean
 
 lab: $(VENV)/.installed
 	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/
 
-test: $(VENV)/.installed
+test: $(VENV)/.dev-installed lint
 	@SEQ2SEQ_EXPECT_BACKEND=builtin TQDM_DISABLE=1 $(BIN)/python -m pytest tests notebooks \
 	    --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -rs -p no:cacheprovider $(PYTEST_ARGS); \
-	rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: nothing to fail"; exit 0; fi; exit $$rc
+	$(NO_TESTS_FAIL)
 
-unit: $(VENV)/.installed
+unit: $(VENV)/.dev-installed
 	@SEQ2SEQ_EXPECT_BACKEND=builtin $(BIN)/python -m pytest tests -rs -p no:cacheprovider $(PYTEST_ARGS); \
-	rc=$$?; if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
+	$(NO_TESTS_FAIL)
 
 classic-test: $(CLASSIC_VENV)/.installed
 	@SEQ2SEQ_EXPECT_BACKEND=torchtext $(CLASSIC_BIN)/python -m pytest tests -rs -p no:cacheprovider $(PYTEST_ARGS); \
-	rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: nothing to fail"; exit 0; fi; exit $$rc
+	$(NO_TESTS_FAIL)
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check utils tests scripts notebooks
 
 execute: $(VENV)/.installed
 	$(BIN)/python scripts/execute_notebooks.py
 
-browser-check: $(VENV)/.installed
+browser-check: $(VENV)/.dev-installed
 	$(BIN)/python scripts/browser_check.py
 
 $(VENV)/.installed: requirements.txt Makefile
@@ -55,10 +64,14 @@ $(VENV)/.installed: requirements.txt Makefile
 	$(BIN)/python -m pip install -q "$(TORCH)" -r requirements.txt
 	touch $@
 
-$(CLASSIC_VENV)/.installed: requirements.txt Makefile
+$(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt
+	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	touch $@
+
+$(CLASSIC_VENV)/.installed: requirements.txt requirements-dev.txt Makefile
 	test -x $(CLASSIC_BIN)/python || $(CLASSIC_PYTHON) -m venv $(CLASSIC_VENV)
 	$(CLASSIC_BIN)/python -m pip install -q --upgrade pip
-	$(CLASSIC_BIN)/python -m pip install -q $(CLASSIC_PINS) -r requirements.txt
+	$(CLASSIC_BIN)/python -m pip install -q $(CLASSIC_PINS) -r requirements.txt -r requirements-dev.txt
 	touch $@
 
 clean:

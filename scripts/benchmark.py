@@ -148,8 +148,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batches", type=int, default=20, help="training batches per pass (default 20)")
     parser.add_argument("--repeats", type=int, default=3, help="passes per setup; the median is printed")
-    parser.add_argument("--notebooks", action="store_true", help="also time every notebook (models from the cache unless --alone)")
-    parser.add_argument("--alone", action="store_true", help="with --notebooks: each notebook with an empty model cache")
+    parser.add_argument("--notebooks", action="store_true",
+                        help="also time every notebook (models from the cache unless --alone)")
+    parser.add_argument("--alone", action="store_true",
+                        help="with --notebooks: each notebook with an empty model cache")
     parser.add_argument("--threads", nargs="+", metavar="N", help="with --notebooks: one round per CPU thread count")
     parser.add_argument("--before", metavar="REV", help="with --notebooks: time each notebook of this git revision "
                         "(a commit, a tag) and then this checkout's, side by side (not with --threads)")

@@ -162,11 +162,13 @@ const [path, done] = [arguments[0], arguments[arguments.length - 1]];
   return panel.id;
 })().then(done, e => done({error: String(e)}));
 """
-JS_PANEL = "const panel = window.jupyterapp.shell.widgets('main').find(w => w.context && w.context.path === arguments[0]);"
+JS_PANEL = ("const panel = window.jupyterapp.shell.widgets('main')"
+            ".find(w => w.context && w.context.path === arguments[0]);")
 JS_STATE = JS_PANEL + """
 if (!panel) return null;
 const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
-const cells = panel.content.widgets.map((c, index) => ({c, index})).filter(x => x.c.model.type === 'code').map(({c, index}) => ({
+const cells = panel.content.widgets.map((c, index) => ({c, index}))
+  .filter(x => x.c.model.type === 'code').map(({c, index}) => ({
   index,
   count: c.model.executionCount,
   outputs: c.model.outputs.toJSON(),
@@ -311,7 +313,8 @@ if (running) running.scrollIntoView({block: 'start'});""")
             break
         i, error = new[0]
         failed_cells.append(i)
-        report.check(False, f"{Path(path).stem}: code cell {i} raised {error.get('ename')}", error.get("evalue", "")[:300])
+        report.check(False, f"{Path(path).stem}: code cell {i} raised {error.get('ename')}",
+                     error.get("evalue", "")[:300])
         if i == len(state["cells"]) - 1:
             break
         lab.driver.execute_script(JS_PANEL + """
@@ -325,7 +328,8 @@ window.jupyterapp.commands.execute('notebook:run-all-below');""", path, state["c
     report.check(not views, "no cell but the translate box keeps a widget view (progress bars became text)",
                  f"code cells {views}")
     texts = [o["data"]["text/plain"] for c in state["cells"] for o in c["outputs"]
-             if o.get("output_type") == "display_data" and str(o.get("data", {}).get("text/plain", "")).startswith("training:")]
+             if o.get("output_type") == "display_data"
+             and str(o.get("data", {}).get("text/plain", "")).startswith("training:")]
     print(f"  progress bars left {len(texts)} line(s) of text" + (f", e.g. {texts[0]!r}" if texts else ""))
     return state
 

@@ -36,7 +36,8 @@ def clean(nb) -> None:
         if cell.cell_type != "code":
             continue
         cell.outputs = [o for o in cell.outputs
-                        if not (o.output_type in ("display_data", "execute_result") and WIDGET_MIME in o.get("data", {}))]
+                        if not (o.output_type in ("display_data", "execute_result")
+                                and WIDGET_MIME in o.get("data", {}))]
 
 
 FIGURE_MARK = re.compile(r"^# README figure: (\S+)", re.M)

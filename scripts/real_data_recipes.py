@@ -5,13 +5,13 @@
     python scripts/real_data_recipes.py --units words --hidden 256 --dropout 0.3 --epochs 7 --lr-decay 0.1 --coverage 0
                                                                       # the recipe notebook 06 had before
 
-The defaults are notebook 06's recipe. Builds notebook 06's data (the same pairs and leak-free split), trains one model per seed with
-the given recipe and prints, per seed and as the mean: training seconds, greedy and beam-5 BLEU
-on the test split (on words, multi-reference, as the notebook computes them), the share of
-held-out target words whose attention peaks on the source ``<eos>``, and the share of anchor
-words (names and nouns with a one-word translation) whose peak lands on their translation. It
-prints numbers; it asserts nothing. Run it alone: other processes on the same cores change the
-seconds a lot (the BLEU and attention numbers do not depend on them).
+The defaults are notebook 06's recipe. Builds notebook 06's data (the same pairs and leak-free
+split), trains one model per seed with the given recipe and prints, per seed and as the mean:
+training seconds, greedy and beam-5 BLEU on the test split (on words, multi-reference, as the
+notebook computes them), the share of held-out target words whose attention peaks on the source
+``<eos>``, and the share of anchor words (names and nouns with a one-word translation) whose peak
+lands on their translation. It prints numbers; it asserts nothing. Run it alone: other processes on
+the same cores change the seconds a lot (the BLEU and attention numbers do not depend on them).
 """
 from __future__ import annotations
 
@@ -28,15 +28,15 @@ sys.path.insert(0, str(ROOT))
 
 from utils.alignment import teacher_forced_attention  # noqa: E402
 from utils.batching import ParallelData  # noqa: E402
+from utils.build import build_model  # noqa: E402
 from utils.data import load_tatoeba, split_by_sentence  # noqa: E402
 from utils.decode import beam_hypotheses  # noqa: E402
 from utils.download import find_tatoeba  # noqa: E402
 from utils.languages import ANCHOR_NAMES, ANCHOR_WORDS  # noqa: E402
 from utils.metrics import anchor_offsets, multi_reference_bleu  # noqa: E402
-from utils.build import build_model  # noqa: E402
 from utils.models import RNNConfig  # noqa: E402
-from utils.seq2seq import count_parameters  # noqa: E402
 from utils.runtime import seed_everything  # noqa: E402
+from utils.seq2seq import count_parameters  # noqa: E402
 from utils.subwords import word_attention  # noqa: E402
 from utils.text import normalize, tokenize  # noqa: E402
 from utils.train import fit  # noqa: E402
@@ -66,7 +66,8 @@ def run(args, splits, seed: int) -> dict:
     seed_everything(seed)
     model = build_model(config, len(data.src_vocab), len(data.tgt_vocab))
     history = fit(model, data.loader("train", seed=seed), args.epochs, lr=args.lr, lr_decay=args.lr_decay,
-                  warmup=args.warmup, label_smoothing=args.smoothing, coverage=args.coverage, progress=False, verbose=args.verbose,
+                  warmup=args.warmup, label_smoothing=args.smoothing, coverage=args.coverage, progress=False,
+                  verbose=args.verbose,
                   valid_loader=data.loader("valid") if args.verbose else None)
     train_seconds = sum(history.epoch_time)
     model.eval()

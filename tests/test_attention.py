@@ -5,9 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from utils.attention import (ConcatScore, DotScore, GeneralScore, ScaledDotScore, Score, attend,
-                             make_score)
-
+from utils.attention import ConcatScore, DotScore, GeneralScore, ScaledDotScore, Score, attend, make_score
 
 B, T, S, D = 3, 4, 5, 6
 

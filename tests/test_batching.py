@@ -1,11 +1,19 @@
 """Datasets, padding, length-bucketed loaders, ParallelData and the one way to batch."""
 import pytest
 import torch
-
-from utils.batching import (Batch, BucketBatchSampler, ParallelData, TranslationDataset, batched, collate,
-                            make_loader, pad)
-from utils.text import build_vocab
 from conftest import make_data
+
+from utils.batching import (
+    Batch,
+    BucketBatchSampler,
+    ParallelData,
+    TranslationDataset,
+    batched,
+    collate,
+    make_loader,
+    pad,
+)
+from utils.text import build_vocab
 
 
 # ----------------------------------------------------------------------------- tensors

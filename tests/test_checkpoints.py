@@ -3,6 +3,7 @@ import zipfile
 
 import pytest
 import torch
+from conftest import TINY, make_data, tiny_model
 
 from utils import checkpoints
 from utils.checkpoints import CheckpointError, load_checkpoint, save_checkpoint, train_or_load
@@ -10,7 +11,6 @@ from utils.models import RNNConfig
 from utils.provenance import TrainedWith, trained_with
 from utils.text import build_vocab
 from utils.train import History
-from conftest import TINY, make_data, tiny_model
 
 
 def test_train_or_load_validate_records_valid_loss(data, tmp_path, monkeypatch):

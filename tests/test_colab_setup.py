@@ -4,10 +4,8 @@ repository cloned from a local file:// URL — and the notebook runs to the end.
 The clone is made from a throwaway commit of the current working tree (tracked and untracked,
 non-ignored files), so the test checks the code as it is, committed or not.
 """
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat

@@ -3,14 +3,13 @@
 A new decoder joins the series by passing this file: add its config to ``CONFIGS``."""
 import pytest
 import torch
+from test_models import V_SRC, V_TGT, sentences  # three pairs of different lengths, padded in a batch
 
 from utils.batching import collate
 from utils.build import build_model
 from utils.models import RNNConfig
 from utils.seq2seq import Decoder, Encoder, Seq2Seq
 from utils.transformer import TransformerConfig
-
-from test_models import V_SRC, V_TGT, sentences   # three pairs of different lengths, padded in a batch
 
 CONFIGS = {
     "vanilla": RNNConfig(decoder="vanilla", emb_size=6, hidden_size=12),

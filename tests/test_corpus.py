@@ -6,8 +6,20 @@ from pathlib import Path
 import pytest
 
 from utils import corpus
-from utils.corpus import (ADJ_AFTER, ADJ_BEFORE, INTRANSITIVE, KIN, LENGTH_BUCKETS, NOUNS, TRANSITIVE,
-                          SentencePair, from_pharaoh, generate_splits, to_pharaoh, write_split)
+from utils.corpus import (
+    ADJ_AFTER,
+    ADJ_BEFORE,
+    INTRANSITIVE,
+    KIN,
+    LENGTH_BUCKETS,
+    NOUNS,
+    TRANSITIVE,
+    SentencePair,
+    from_pharaoh,
+    generate_splits,
+    to_pharaoh,
+    write_split,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "data" / "synthetic"

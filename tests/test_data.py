@@ -106,7 +106,7 @@ def test_load_tatoeba_two_and_three_columns(name):
 def test_load_tatoeba_malformed(tmp_path, bad, words):
     path = tmp_path / "t.tsv"
     path.write_text(f"Hi.\tSalut.\n{bad}\n", encoding="utf-8")
-    with pytest.raises(DataFormatError, match=rf"t\.tsv:2: ") as info:
+    with pytest.raises(DataFormatError, match=r"t\.tsv:2: ") as info:
         load_tatoeba(path)
     assert words in str(info.value)
 

@@ -6,12 +6,20 @@ import torch
 import torch.nn as nn
 
 from utils.batching import collate
-from utils.decode import (Translation, TranslationWarning, beam_hypotheses, beam_search, default_max_len, greedy_decode, length_penalty, translate,
-                          translate_tokens)
 from utils.build import build_model
+from utils.decode import (
+    Translation,
+    TranslationWarning,
+    beam_hypotheses,
+    beam_search,
+    default_max_len,
+    greedy_decode,
+    length_penalty,
+    translate,
+    translate_tokens,
+)
 from utils.models import RNNConfig
 from utils.text import build_vocab, tokenize
-
 
 SOS, EOS, V = 2, 3, 12
 

@@ -4,6 +4,7 @@ import warnings
 from contextlib import contextmanager
 
 import pytest
+from conftest import TINY, make_data, tiny_model
 
 from utils import checkpoints
 from utils.checkpoints import train_or_load
@@ -11,7 +12,6 @@ from utils.decode import TranslationWarning, beam_hypotheses, translate, transla
 from utils.models import RNNConfig
 from utils.provenance import TrainedWith, VocabularyMismatchError, fingerprint
 from utils.text import Vocab, build_vocab
-from conftest import TINY, make_data, tiny_model
 
 
 @pytest.fixture

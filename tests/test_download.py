@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from utils import download
-from utils.download import MIRROR_ENV, TATOEBA_FILES, DataUnavailableError, fetch, find_tatoeba, tatoeba_files
 from utils.data import load_tatoeba
+from utils.download import MIRROR_ENV, TATOEBA_FILES, DataUnavailableError, fetch, find_tatoeba, tatoeba_files
 
 SHARED_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tatoeba-fra-eng-sample.tsv"
 ORIGINAL_MIRROR = os.environ.get(MIRROR_ENV)  # read before any test changes it
@@ -165,7 +165,8 @@ def test_fetch_checks_sha1(tmp_path, monkeypatch):
     payload = b"zip bytes"
     serve(monkeypatch, payload)
     good = hashlib.sha1(payload).hexdigest()
-    assert fetch("z.zip", "https://example.invalid/z.zip", sha1=good.upper(), cache_dir=tmp_path).read_bytes() == payload
+    fetched = fetch("z.zip", "https://example.invalid/z.zip", sha1=good.upper(), cache_dir=tmp_path)
+    assert fetched.read_bytes() == payload
     with pytest.raises(DataUnavailableError, match="sha1"):
         fetch("y.zip", "https://example.invalid/y.zip", sha1=hashlib.sha1(b"other").hexdigest(), cache_dir=tmp_path)
     assert not (tmp_path / "y.zip").exists()

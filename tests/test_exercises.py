@@ -14,7 +14,6 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-
 from conftest import tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]

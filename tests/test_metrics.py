@@ -5,10 +5,22 @@ import pytest
 import sacrebleu
 import torch
 
-from utils.metrics import (alignment_error_rate, attention_entropy, attention_links, bucket_label, by_length,
-                           corpus_bleu, crossing_links, diagonal_links, exact_match, link_recall,
-                           misaligned_targets, multi_reference_bleu, sentence_bleu, anchor_offsets)
-
+from utils.metrics import (
+    alignment_error_rate,
+    anchor_offsets,
+    attention_entropy,
+    attention_links,
+    bucket_label,
+    by_length,
+    corpus_bleu,
+    crossing_links,
+    diagonal_links,
+    exact_match,
+    link_recall,
+    misaligned_targets,
+    multi_reference_bleu,
+    sentence_bleu,
+)
 
 # BLEU by hand (Papineni et al., 2002, as sacrebleu computes it over the whole corpus):
 #   100 · BP · (p1 · p2 · p3 · p4)^(1/4),  p_n = matched n-grams / hypothesis n-grams, summed over

@@ -9,9 +9,16 @@ import torch.nn as nn
 from utils.attention import ConcatScore, DotScore
 from utils.batching import collate
 from utils.build import build_model
-from utils.models import BahdanauDecoder, BidirectionalEncoder, Encoder, LuongDecoder, RNNConfig, VanillaDecoder, gru_step
+from utils.models import (
+    BahdanauDecoder,
+    BidirectionalEncoder,
+    Encoder,
+    LuongDecoder,
+    RNNConfig,
+    VanillaDecoder,
+    gru_step,
+)
 from utils.seq2seq import Seq2Seq, count_parameters
-
 
 V_SRC, V_TGT, E, H = 23, 19, 6, 12
 CONFIGS = [

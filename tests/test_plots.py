@@ -11,8 +11,15 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from utils.plots import (add_colorbar, plot_attention, plot_by_length, plot_gradient_norms, plot_losses, plot_probe,  # noqa: E402
-                         smooth)
+from utils.plots import (  # noqa: E402
+    add_colorbar,
+    plot_attention,
+    plot_by_length,
+    plot_gradient_norms,
+    plot_losses,
+    plot_probe,
+    smooth,
+)
 from utils.train import History  # noqa: E402
 
 

@@ -62,7 +62,8 @@ def test_a_gpu_number_torch_does_not_have(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     monkeypatch.setenv("SEQ2SEQ_DEVICE", "cuda:2")
-    with pytest.raises(RuntimeError, match=r"SEQ2SEQ_DEVICE=cuda:2: torch sees 2 CUDA GPU\(s\), numbered cuda:0 to cuda:1"):
+    with pytest.raises(RuntimeError,
+                       match=r"SEQ2SEQ_DEVICE=cuda:2: torch sees 2 CUDA GPU\(s\), numbered cuda:0 to cuda:1"):
         get_device()
     monkeypatch.setenv("SEQ2SEQ_DEVICE", "CUDA:1")
     assert get_device() == torch.device("cuda:1")

@@ -9,8 +9,16 @@ from utils.batching import TranslationDataset, collate, make_loader
 from utils.build import build_model
 from utils.models import RNNConfig
 from utils.text import build_vocab
-from utils.train import (History, constant, evaluate, exponential_decay, fit, inverse_sigmoid_decay,
-                         linear_decay, sequence_loss)
+from utils.train import (
+    History,
+    constant,
+    evaluate,
+    exponential_decay,
+    fit,
+    inverse_sigmoid_decay,
+    linear_decay,
+    sequence_loss,
+)
 
 
 # ----------------------------------------------------------------------------- schedules
@@ -67,7 +75,8 @@ def test_sequence_loss_ignores_padding():
 
 # ----------------------------------------------------------------------------- fit
 SRC = [["le", "chat", "dort", "."], ["la", "fille", "court", "."], ["le", "chien", "mange", "une", "pomme", "."],
-       ["la", "femme", "voit", "le", "chat", "."], ["le", "garçon", "chante", "."], ["la", "maison", "est", "bleue", "."]]
+       ["la", "femme", "voit", "le", "chat", "."], ["le", "garçon", "chante", "."],
+       ["la", "maison", "est", "bleue", "."]]
 TGT = [["the", "cat", "sleeps", "."], ["the", "girl", "runs", "."], ["the", "dog", "eats", "an", "apple", "."],
        ["the", "woman", "sees", "the", "cat", "."], ["the", "boy", "sings", "."], ["the", "house", "is", "blue", "."]]
 

@@ -5,19 +5,25 @@ import math
 import pytest
 import torch
 import torch.nn as nn
+from test_models import V_SRC, V_TGT, sentences  # the RNN models' test sentences: three pairs, padded in a batch
+from test_train import SRC, TGT  # six short sentence pairs to fit
 
 from utils.batching import TranslationDataset, collate, make_loader
-from utils.decode import beam_search, greedy_decode, translate_tokens
 from utils.build import build_model
-from utils.models import RNNConfig
+from utils.decode import beam_search, greedy_decode, translate_tokens
 from utils.seq2seq import Seq2Seq, count_parameters
 from utils.text import build_vocab
 from utils.train import evaluate, fit
-from utils.transformer import (Embedding, EncoderLayer, MultiHeadAttention, TransformerConfig, TransformerDecoder,
-                               TransformerEncoder, causal_mask, sinusoidal_positions)
-
-from test_models import V_SRC, V_TGT, sentences   # the RNN models' test sentences: three pairs, padded in a batch
-from test_train import SRC, TGT                    # six short sentence pairs to fit
+from utils.transformer import (
+    Embedding,
+    EncoderLayer,
+    MultiHeadAttention,
+    TransformerConfig,
+    TransformerDecoder,
+    TransformerEncoder,
+    causal_mask,
+    sinusoidal_positions,
+)
 
 D, HEADS, LAYERS = 16, 4, 2
 CONFIG = TransformerConfig(d_model=D, heads=HEADS, ff_size=32, layers=LAYERS)
@@ -220,6 +226,7 @@ def test_cached_steps_give_the_uncached_logits_at_every_step(norm):
 def synthetic_transformer():
     """A small Transformer fitted briefly on a tiny synthetic corpus, with its data."""
     from conftest import make_data
+
     from utils.corpus import generate_splits
 
     data = make_data(generate_splits(seed=11, n_train=400, n_valid=6, n_test_per_bucket=3))

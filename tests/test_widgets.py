@@ -16,8 +16,8 @@ import torch
 
 pytest.importorskip("ipywidgets")
 
-from utils.decode import translate  # noqa: E402
 from utils.build import build_model  # noqa: E402
+from utils.decode import translate  # noqa: E402
 from utils.models import RNNConfig  # noqa: E402
 from utils.text import build_vocab  # noqa: E402
 from utils.widgets import CLOSED, TranslateBox  # noqa: E402

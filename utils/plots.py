@@ -142,7 +142,8 @@ def plot_probe(curves: Mapping[str, Mapping[int, float]], baseline: Mapping[int,
     ax.hlines([baseline[p] for p in positions], x - 0.42, x + 0.42, colors="black", lw=2,
               label="baseline: most common word")
     ax.set_xticks(x, [_ordinal(p) for p in positions])
-    ax.set_xlabel(f"{LANGUAGES.get(source_language, source_language)} word, counted from the start, then from the end (categories, not to scale)")
+    ax.set_xlabel(f"{LANGUAGES.get(source_language, source_language)} word, counted from the start, "
+                  "then from the end (categories, not to scale)")
     ax.set_ylabel("probe accuracy")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3, axis="y")

@@ -75,7 +75,8 @@ class Progress:
         if self.notebook:
             self._show_widget()
         else:
-            self._text_bar = text_bar(total=total, desc=desc, leave=False, file=sys.stderr, disable=False)  # Progress decided
+            # disable=False: Progress has decided already (tqdm would read TQDM_DISABLE itself)
+            self._text_bar = text_bar(total=total, desc=desc, leave=False, file=sys.stderr, disable=False)
 
     # ------------------------------------------------------------------ the two kinds of bar
     def _show_widget(self) -> None:

@@ -9,7 +9,6 @@ import re
 import numpy as np
 import torch
 
-
 DEVICE_ENV = "SEQ2SEQ_DEVICE"
 
 

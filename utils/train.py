@@ -10,6 +10,7 @@ from typing import Callable, Iterable
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
 from utils.progress import Progress
 
 Schedule = Callable[[int], float]
