@@ -30,7 +30,6 @@ from utils.alignment import teacher_forced_attention  # noqa: E402
 from utils.batching import ParallelData  # noqa: E402
 from utils.build import build_model  # noqa: E402
 from utils.data import load_tatoeba, split_by_sentence  # noqa: E402
-from utils.decode import beam_hypotheses  # noqa: E402
 from utils.download import find_tatoeba  # noqa: E402
 from utils.languages import ANCHOR_NAMES, ANCHOR_WORDS  # noqa: E402
 from utils.metrics import anchor_offsets, multi_reference_bleu  # noqa: E402
@@ -40,6 +39,7 @@ from utils.seq2seq import count_parameters  # noqa: E402
 from utils.subwords import word_attention  # noqa: E402
 from utils.text import normalize, tokenize  # noqa: E402
 from utils.train import fit  # noqa: E402
+from utils.translate import beam_hypotheses  # noqa: E402
 
 LEXICON = ANCHOR_WORDS["fr"]                 # the script reads the French data, as notebook 06 by default
 NAMES = set(list(LEXICON)[:ANCHOR_NAMES])

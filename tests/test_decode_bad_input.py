@@ -8,10 +8,10 @@ from conftest import TINY, make_data, tiny_model
 
 from utils import checkpoints
 from utils.checkpoints import train_or_load
-from utils.decode import TranslationWarning, beam_hypotheses, translate, translate_tokens
 from utils.models import RNNConfig
 from utils.provenance import TrainedWith, VocabularyMismatchError, fingerprint
 from utils.text import Vocab, build_vocab
+from utils.translate import TranslationWarning, beam_hypotheses, translate, translate_tokens
 
 
 @pytest.fixture

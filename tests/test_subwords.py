@@ -98,8 +98,8 @@ def test_with_subwords_reads_pieces_and_keeps_the_words(word_data):
 
 def test_translate_a_subword_model_gives_words_and_a_word_map(word_data):
     from utils.build import build_model
-    from utils.decode import translate
     from utils.models import RNNConfig
+    from utils.translate import translate
 
     data = word_data.with_subwords(40)
     torch.manual_seed(0)

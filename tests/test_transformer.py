@@ -10,7 +10,7 @@ from test_train import SRC, TGT  # six short sentence pairs to fit
 
 from utils.batching import TranslationDataset, collate, make_loader
 from utils.build import build_model
-from utils.decode import beam_search, greedy_decode, translate_tokens
+from utils.search import beam_search, greedy_decode
 from utils.seq2seq import Seq2Seq, count_parameters
 from utils.text import build_vocab
 from utils.train import evaluate, fit
@@ -24,6 +24,7 @@ from utils.transformer import (
     causal_mask,
     sinusoidal_positions,
 )
+from utils.translate import translate_tokens
 
 D, HEADS, LAYERS = 16, 4, 2
 CONFIG = TransformerConfig(d_model=D, heads=HEADS, ff_size=32, layers=LAYERS)

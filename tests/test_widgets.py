@@ -17,9 +17,9 @@ import torch
 pytest.importorskip("ipywidgets")
 
 from utils.build import build_model  # noqa: E402
-from utils.decode import translate  # noqa: E402
 from utils.models import RNNConfig  # noqa: E402
 from utils.text import build_vocab  # noqa: E402
+from utils.translate import translate  # noqa: E402
 from utils.widgets import CLOSED, TranslateBox  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

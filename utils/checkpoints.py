@@ -162,7 +162,7 @@ def train_or_load(name: str, config: Config, data: ParallelData, *, epochs: int 
     ``validate=True`` records the validation loss after every epoch (``history.valid_loss``);
     ``coverage`` weighs :func:`utils.train.coverage_penalty` in the loss (0: none).
     The model carries a :class:`~utils.provenance.TrainedWith` record: its vocabularies, the
-    longest training source and the source order, which :mod:`utils.decode` checks and uses.
+    longest training source and the source order, which :mod:`utils.translate` checks and uses.
     """
     if callable(teacher_forcing) and not schedule_name:
         raise ValueError("give schedule_name when teacher_forcing is a schedule (it keys the cache)")

@@ -7,9 +7,9 @@ import torch
 
 from utils.batching import ParallelData
 from utils.corpus import LENGTH_BUCKETS
-from utils.decode import translate_tokens
 from utils.metrics import by_length, corpus_bleu, exact_match
 from utils.seq2seq import Seq2Seq
+from utils.translate import translate_tokens
 
 
 @dataclass

@@ -9,7 +9,7 @@ import torch
 
 from utils.batching import ParallelData
 from utils.corpus import SentencePair
-from utils.decode import default_max_len, greedy_decode
+from utils.search import default_max_len, greedy_decode
 from utils.seq2seq import Seq2Seq
 from utils.train import sequence_loss
 

@@ -5,7 +5,7 @@ another corpus's, or source and target swapped — it translates garbage without
 vocabulary is larger than its embedding, fails deep inside torch with ``index out of range in
 self``. So :func:`utils.checkpoints.train_or_load` and :func:`utils.checkpoints.load_checkpoint`
 attach a :class:`TrainedWith` to the model they return (``model.trained_with``; checkpoints store
-it), and the decoding functions of :mod:`utils.decode` call :func:`check_vocabularies` and read
+it), and the decoding functions of :mod:`utils.translate` call :func:`check_vocabularies` and read
 the longest training sentence from it. A model without the record (built by ``build_model`` and
 trained with ``fit``) still gets the size check.
 """

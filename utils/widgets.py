@@ -32,9 +32,9 @@ from typing import Any, Callable
 
 from matplotlib.figure import Figure
 
-from utils.decode import Translation
 from utils.languages import language_name
 from utils.plots import attention_figsize, plot_attention
+from utils.translate import Translation
 
 __all__ = ["TranslateBox", "heatmap_png"]
 
@@ -70,7 +70,7 @@ def _call_later(delay: float, callback: Callable[[], None]) -> Any:
 class TranslateBox:
     """A text box, a Translate button and the result (text lines and the attention map).
 
-    ``translate(sentence) -> Translation`` does the work (e.g. ``utils.decode.translate`` with a
+    ``translate(sentence) -> Translation`` does the work (e.g. ``utils.translate.translate`` with a
     model and its vocabularies); a ``ValueError`` from it (an empty sentence) is shown as an
     error line, any other exception as an error line with its type, and its notes and warnings
     (unknown words, a sentence too long) as note lines.

@@ -7,19 +7,10 @@ import torch.nn as nn
 
 from utils.batching import collate
 from utils.build import build_model
-from utils.decode import (
-    Translation,
-    TranslationWarning,
-    beam_hypotheses,
-    beam_search,
-    default_max_len,
-    greedy_decode,
-    length_penalty,
-    translate,
-    translate_tokens,
-)
 from utils.models import RNNConfig
+from utils.search import beam_search, default_max_len, greedy_decode, length_penalty
 from utils.text import build_vocab, tokenize
+from utils.translate import Translation, TranslationWarning, beam_hypotheses, translate, translate_tokens
 
 SOS, EOS, V = 2, 3, 12
 
