@@ -32,9 +32,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from utils.batching import load_synthetic_data  # noqa: E402
 from utils.build import build_model  # noqa: E402
 from utils.models import RNNConfig  # noqa: E402
+from utils.parallel_data import load_synthetic_data  # noqa: E402
 from utils.runtime import describe_environment, get_device, seed_everything  # noqa: E402
 from utils.train import pairs_per_second  # noqa: E402
 

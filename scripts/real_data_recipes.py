@@ -27,13 +27,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from utils.alignment import teacher_forced_attention  # noqa: E402
-from utils.batching import ParallelData  # noqa: E402
 from utils.build import build_model  # noqa: E402
 from utils.data import load_tatoeba, split_by_sentence  # noqa: E402
 from utils.download import find_tatoeba  # noqa: E402
 from utils.languages import ANCHOR_NAMES, ANCHOR_WORDS  # noqa: E402
 from utils.metrics import anchor_offsets, multi_reference_bleu  # noqa: E402
 from utils.models import RNNConfig  # noqa: E402
+from utils.parallel_data import ParallelData  # noqa: E402
 from utils.runtime import seed_everything  # noqa: E402
 from utils.seq2seq import count_parameters  # noqa: E402
 from utils.subwords import word_attention  # noqa: E402

@@ -52,7 +52,7 @@ def splits():
 
 
 def make_data(splits, reverse_source=False, batch_size=16):
-    from utils.batching import ParallelData
+    from utils.parallel_data import ParallelData
     from utils.text import build_vocab
 
     src_v = build_vocab(p.src_tokens for p in splits["train"])

@@ -10,10 +10,10 @@ import torch.nn as nn
 from conftest import make_data, tiny_model
 
 from utils.alignment import attention_aer, teacher_forced_attention
-from utils.batching import ParallelData
 from utils.corpus import SentencePair, generate_splits
 from utils.evaluation import translate_and_score
 from utils.exposure_bias import after_a_mistake, back_on_track, both_ways, gradient_agreement
+from utils.parallel_data import ParallelData
 from utils.probes import gradient_by_source_position, probe_final_state
 from utils.seq2seq import teacher_forced_loop
 from utils.text import build_vocab

@@ -3,16 +3,8 @@ import pytest
 import torch
 from conftest import make_data
 
-from utils.batching import (
-    Batch,
-    BucketBatchSampler,
-    ParallelData,
-    TranslationDataset,
-    batched,
-    collate,
-    make_loader,
-    pad,
-)
+from utils.batching import Batch, BucketBatchSampler, TranslationDataset, batched, collate, make_loader, pad
+from utils.parallel_data import ParallelData
 from utils.text import build_vocab
 
 

@@ -146,7 +146,7 @@ def test_some_unknown_words_are_noted_without_a_warning(trained, data):
 
 # ----------------------------------------------------------------------------- source language
 def test_translate_tokenises_in_the_language_given():
-    from utils.batching import ParallelData
+    from utils.parallel_data import ParallelData
 
     german = ParallelData.from_text_pairs([("Wie geht's?", "How are you?"), ("Grüß dich!", "Hello!")], [], [],
                                           src_lang="de")

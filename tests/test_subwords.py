@@ -77,7 +77,7 @@ PAIRS = [("je cours .", "i run ."), ("tu cours !", "you run !"), ("il court .", 
 
 @pytest.fixture(scope="module")
 def word_data():
-    from utils.batching import ParallelData
+    from utils.parallel_data import ParallelData
 
     return ParallelData.from_text_pairs(PAIRS, [("vous courez !", "you run !")], [("ils mangent .", "they eat .")])
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from utils.batching import ParallelData
 from utils.corpus import SentencePair
 from utils.metrics import alignment_error_rate, attention_links
+from utils.parallel_data import ParallelData
 from utils.seq2seq import Seq2Seq
 
 

@@ -16,9 +16,9 @@ from typing import Callable
 
 import torch
 
-from utils.batching import ParallelData
 from utils.build import Config, build_model, config_from_dict, config_to_dict
-from utils.data import CACHE_DIR
+from utils.parallel_data import ParallelData
+from utils.paths import CACHE_DIR
 from utils.provenance import TrainedWith, trained_with
 from utils.runtime import seed_everything
 from utils.seq2seq import Seq2Seq
@@ -29,7 +29,7 @@ MODEL_CACHE = CACHE_DIR / "models"
 # The modules whose code decides what a trained model is: editing one of them retrains.
 CODE_FILES = tuple(Path(__file__).with_name(name)
                    for name in ("seq2seq.py", "build.py", "models.py", "attention.py", "transformer.py", "train.py",
-                                "batching.py"))
+                                "batching.py", "parallel_data.py"))
 
 
 def _code_only(source: str) -> str:

@@ -17,11 +17,8 @@ from typing import Iterator, Sequence
 
 from utils.corpus import SentencePair, from_pharaoh
 from utils.languages import LANGUAGES, TATOEBA_CODES, language_name
+from utils.paths import DATA_DIR
 from utils.text import normalize, tokenize
-
-ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = ROOT / "data"
-CACHE_DIR = DATA_DIR / "cache"
 
 
 class DataFormatError(ValueError):

@@ -14,8 +14,8 @@ import warnings
 import zipfile
 from pathlib import Path
 
-from utils.data import CACHE_DIR
 from utils.languages import LANGUAGES, TATOEBA_CODES, language_name
+from utils.paths import CACHE_DIR
 
 MIRROR_ENV = "SEQ2SEQ_DATA_MIRROR"
 

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 
 import torch
 
-from utils.batching import ParallelData
 from utils.corpus import LENGTH_BUCKETS
 from utils.metrics import by_length, corpus_bleu, exact_match
+from utils.parallel_data import ParallelData
 from utils.seq2seq import Seq2Seq
 from utils.translate import translate_tokens
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import torch
 
-from utils.batching import ParallelData
 from utils.corpus import SentencePair
+from utils.parallel_data import ParallelData
 from utils.search import default_max_len, greedy_decode
 from utils.seq2seq import Seq2Seq
 from utils.train import sequence_loss

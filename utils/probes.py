@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from utils.batching import ParallelData
 from utils.corpus import SentencePair
+from utils.parallel_data import ParallelData
 from utils.seq2seq import Seq2Seq
 
 
