@@ -31,7 +31,10 @@ class Score(nn.Module):
 
 
 class DotScore(Score):
-    """Dot product: score(s, h) = sᵀh. No parameters; needs ``query_size == key_size``."""
+    """Dot product: score(s, h) = sᵀh. No parameters; needs ``query_size == key_size``.
+
+    Taught in notebook 03.
+    """
 
     def __init__(self, query_size: int, key_size: int):
         super().__init__()
@@ -50,7 +53,10 @@ class ScaledDotScore(DotScore):
     far apart, the softmax becomes nearly one-hot (peaked) and its gradient vanishes. Dividing by
     √d keeps the variance at 1. It is a fixed softmax temperature of √d: for vectors bounded in
     (−1, 1) (a GRU's states, where |sᵀh| ≤ d) it caps every score at √d and makes the weights
-    flatter, which a parameter-free score can only undo by growing its states (notebook 03)."""
+    flatter, which a parameter-free score can only undo by growing its states (notebook 03).
+
+    Taught in notebook 03.
+    """
 
     def compare(self, query: torch.Tensor, prepared: torch.Tensor) -> torch.Tensor:
         return query @ prepared.transpose(1, 2) / math.sqrt(query.size(-1))  # [batch, tgt_len, src_len]
@@ -58,7 +64,10 @@ class ScaledDotScore(DotScore):
 
 class GeneralScore(Score):
     """Generalised (bilinear) dot: score(s, h) = sᵀW h (Luong et al., 2015). W maps the key into
-    the query's space, so the two may differ in size."""
+    the query's space, so the two may differ in size.
+
+    Taught in notebook 03.
+    """
 
     def __init__(self, query_size: int, key_size: int):
         super().__init__()
@@ -77,6 +86,8 @@ class ConcatScore(Score):
 
     ``W`` is stored as its two halves ``W1`` (query) and ``W2`` (keys), so the keys' half is
     computed once per source sentence instead of once per (query, key) pair.
+
+    Taught in notebook 03.
     """
 
     def __init__(self, query_size: int, key_size: int, attention_size: int | None = None):

@@ -21,6 +21,8 @@ def both_ways(model: Seq2Seq, data: ParallelData,
 
     * teacher forcing: the input at step i is the *gold* word y_{i-1}, whatever was predicted;
     * free running (greedy): the input at step i is the model's *own* word at step i-1.
+
+    Taught in notebook 04.
     """
     model.eval()
     device = next(model.parameters()).device
@@ -40,7 +42,10 @@ def gradient_agreement(model: Seq2Seq, batches: list, pad_id: int = 0, **forward
     update), the gradient of the loss on each batch; returns their mean norm and their
     **agreement** ``‖mean gradient‖ / mean ‖gradient‖``: 1 when every batch pushes the weights the
     same way, about ``1/√len(batches)`` when the directions are random. ``forward_args`` go to
-    the model (``teacher_forcing=0.0`` feeds it its own words)."""
+    the model (``teacher_forcing=0.0`` feeds it its own words).
+
+    Taught in notebook 04.
+    """
     model.train()
     gradients = []
     for batch in batches:
@@ -77,6 +82,8 @@ def after_a_mistake(model: Seq2Seq, data: ParallelData, split: str = "test",
     likeliest mistake); from then on it runs free (greedy). Did it get back on track
     (:func:`back_on_track`)? Only sentences the model translates exactly when nothing is forced
     count, so that ``recovered`` measures the effect of the mistake, not the model's other errors.
+
+    Taught in notebook 04.
     """
     if not 0.0 <= position < 1.0:
         raise ValueError(f"position is a fraction of the reference length in [0, 1), got {position}")
@@ -119,7 +126,10 @@ def back_on_track(output: list[str], reference: list[str], k: int) -> bool:
 
     Yes when they are the reference's words after ``k`` (the mistake replaced a word), from ``k``
     (it was an extra word), or, if ``output[k]`` is the reference's next word, after ``k + 1``
-    (it skipped one)."""
+    (it skipped one).
+
+    Taught in notebook 04.
+    """
     rest = output[k + 1:]
     skipped = output[k:k + 1] == reference[k + 1:k + 2] and rest == reference[k + 2:]
     return rest == reference[k + 1:] or rest == reference[k:] or skipped

@@ -60,6 +60,8 @@ class Encoder(nn.Module):
     never see it; the final state is read at each sentence's own last token and the padded
     positions are zeroed. A test checks that the two agree; the unpacked one is several times
     faster on CPU, where the packed GRU's backward pass dominates training.
+
+    Taught in notebook 01.
     """
 
     def __init__(self, vocab_size: int, emb_size: int, hidden_size: int, dropout: float = 0.0, pad_id: int = 0):
@@ -101,6 +103,8 @@ class BidirectionalEncoder(Encoder):
     order. The two ``H``-sized states are concatenated and projected back to ``H``, so every
     decoder and score works unchanged; the decoder starts from
     ``tanh(W [forward final; backward final])``.
+
+    Taught in notebook 06.
     """
 
     def __init__(self, vocab_size: int, emb_size: int, hidden_size: int, dropout: float = 0.0, pad_id: int = 0):
@@ -168,6 +172,8 @@ class VanillaDecoder(nn.Module):
     $h_T$ initialises the decoder *and* is fed to every step next to the previous word, and the
     prediction sees it too. This helps the vanilla model as much as it can be helped without
     attention; it is still one fixed vector for the whole sentence.
+
+    Taught in notebook 01.
     """
 
     has_attention = False
@@ -228,6 +234,8 @@ class LuongDecoder(nn.Module):
 
     ``query="previous"`` attends with $s_{t-1}$ instead of $s_t$ (the state *before* the previous
     word was read, Bahdanau's query) and changes nothing else: an ablation of the query's time step.
+
+    Taught in notebooks 02, 03.
     """
 
     has_attention = True
@@ -291,6 +299,8 @@ class BahdanauDecoder(nn.Module):
     """Attention *before* the RNN step (Bahdanau et al., 2015): the query is the previous state
     $s_{i-1}$ and the context $c_i$ is fed into the RNN with the previous word; the prediction
     uses $[c_i; s_i]$. Each step needs the previous one's state, so there is no parallel path.
+
+    Taught in notebook 03.
     """
 
     has_attention = True

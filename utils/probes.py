@@ -32,6 +32,8 @@ def probe_final_state(model: Seq2Seq, data: ParallelData, positions: list[int], 
     test sentences. Only sentences of ``min_len`` to ``max_len`` tokens (default: no upper limit;
     the count excludes the final ``<eos>``). Returns the probe's accuracy
     and the accuracy of always guessing the most common word there (the baseline), per position.
+
+    Taught in notebook 01.
     """
     def split(pairs):
         pairs = [p for p in pairs if min_len <= len(p.src_tokens) <= (max_len or len(p.src_tokens))]
@@ -71,6 +73,8 @@ def gradient_by_source_position(model: Seq2Seq, data: ParallelData, min_len: int
     teacher-forced loss (summed over target words) and the norm of its gradient with respect to
     each source word's embedding $x_j$ (the encoder's input), averaged over sentences. Returns
     one value per position $1 \\dots$ ``min_len`` (positions in the order the encoder reads).
+
+    Taught in notebook 02.
     """
     device = next(model.parameters()).device
     pairs = [p for p in getattr(data, split) if len(p.src_tokens) >= min_len][:max_sentences]

@@ -72,6 +72,8 @@ def teacher_forced_loop(decoder: Decoder, tgt_in: Tensor, state: Any, enc_out: T
     (drawn per sentence and step), otherwise the model's own most likely word from step ``t``;
     1.0 is plain teacher forcing, 0.0 runs free. Returns ``logits [batch, T, V]`` and
     ``weights [batch, T, S]`` (None for a decoder without attention).
+
+    Taught in notebook 04.
     """
     logits, weights = [], []
     y_prev = tgt_in[:, 0]                                                # <sos>: [batch]
@@ -95,6 +97,8 @@ class Seq2Seq(nn.Module):
     vocabularies and sources it was trained with (set by :func:`utils.checkpoints.train_or_load`
     and :func:`utils.checkpoints.load_checkpoint`; ``None`` for a model fresh from ``build_model``),
     which translation checks before it reads a sentence.
+
+    Taught in notebook 04.
     """
 
     trained_with: TrainedWith | None

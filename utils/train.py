@@ -54,7 +54,10 @@ def coverage_penalty(weights: torch.Tensor, src_mask: torch.Tensor, tgt_mask: to
     total weight ``T / S``. Mean over sentences of ``Σ_j (Σ_t α_tj − T/S)² / S``; 0 when every
     position is read equally, large when every word looks at the same position.
 
-    ``weights [batch, T, S]``, ``src_mask [batch, S]``, ``tgt_mask [batch, T]`` (True = real)."""
+    ``weights [batch, T, S]``, ``src_mask [batch, S]``, ``tgt_mask [batch, T]`` (True = real).
+
+    Taught in notebook 06.
+    """
     received = (weights * tgt_mask.unsqueeze(-1)).sum(1)                  # [batch, S]
     n_src, n_tgt = src_mask.sum(1, keepdim=True), tgt_mask.sum(1, keepdim=True)
     squared = ((received - n_tgt / n_src) ** 2) * src_mask
@@ -102,6 +105,8 @@ def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, cl
     model)`` and ``on_epoch_end(epoch, model)`` are called after each update and each epoch (to
     take snapshots, say); training mode is restored after them.
     Returns a :class:`History`.
+
+    Taught in notebook 01.
     """
     if epochs < 1:
         raise ValueError("epochs must be at least 1")

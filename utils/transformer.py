@@ -54,6 +54,8 @@ class MultiHeadAttention(nn.Module):
 
     The same parameters and result as ``torch.nn.MultiheadAttention(d, heads, batch_first=True)``
     (a test copies the weights across): $4(d^2 + d)$ parameters, whatever the number of heads.
+
+    Taught in notebook 07.
     """
 
     def __init__(self, d_model: int, heads: int):
@@ -94,7 +96,10 @@ class MultiHeadAttention(nn.Module):
 
 def sinusoidal_positions(length: int, d_model: int) -> Tensor:
     """$PE_{(p, 2i)} = \\sin(p / 10000^{2i/d})$, $PE_{(p, 2i+1)} = \\cos(p / 10000^{2i/d})$:
-    ``[length, d]``, one row per position, added to the word embeddings."""
+    ``[length, d]``, one row per position, added to the word embeddings.
+
+    Taught in notebook 07.
+    """
     if d_model % 2:
         raise ValueError(f"sinusoidal positions need an even d_model, got {d_model}")
     position = torch.arange(length, dtype=torch.float32)[:, None]                # [L, 1]
@@ -158,7 +163,10 @@ class Residual(nn.Module):
 
 
 class EncoderLayer(nn.Module):
-    """Self-attention over the source, then the feed-forward layer; each in a :class:`Residual`."""
+    """Self-attention over the source, then the feed-forward layer; each in a :class:`Residual`.
+
+    Taught in notebook 07.
+    """
 
     def __init__(self, d_model: int, heads: int, ff_size: int, dropout: float = 0.0, norm: str = "pre"):
         super().__init__()
@@ -175,7 +183,10 @@ class EncoderLayer(nn.Module):
 
 class DecoderLayer(nn.Module):
     """Causal self-attention over the target so far, cross-attention to the source (notebook 02's
-    attention: decoder queries, encoder keys and values), then the feed-forward layer."""
+    attention: decoder queries, encoder keys and values), then the feed-forward layer.
+
+    Taught in notebook 07.
+    """
 
     def __init__(self, d_model: int, heads: int, ff_size: int, dropout: float = 0.0, norm: str = "pre"):
         super().__init__()
@@ -274,6 +285,8 @@ class TransformerDecoder(nn.Module):
 
     The attention map it returns (for translations, plots and AER) is the cross-attention averaged
     over the heads of the last layer, or the one head set by :meth:`showing_head`.
+
+    Taught in notebook 07.
     """
 
     has_attention = True
