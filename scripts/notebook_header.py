@@ -35,7 +35,9 @@ def setup_source() -> str:
 
 
 SETUP_TEMPLATE = f'''{SETUP_PREFIX} makes `utils` importable in JupyterLab or Colab (the same cell in every notebook)
-import os, subprocess, sys
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 root = next((p for p in [Path.cwd(), *Path.cwd().parents] if (p / "utils" / "__init__.py").exists()), None)
