@@ -8,6 +8,8 @@
 #   make execute        re-execute the notebooks in place (what the committed outputs come from)
 #   make browser-check  open every notebook in JupyterLab in headless Chromium, run notebook 05 and
 #                       use its translate box (needs chromium and chromedriver; see .ci/run)
+#   make site           the series as a static website in build/site/ (README + notebooks with their
+#                       committed outputs, nothing executed; requirements-site.txt, installed into .venv)
 #
 # TORCH picks the torch build, e.g. `make test TORCH=torch==2.13.0`; CI pins a CPU build.
 
@@ -25,7 +27,7 @@ LAB_FLAGS = $(if $(filter 0,$(USER_ID)),--allow-root)
 BIN = $(VENV)/bin
 CLASSIC_BIN = $(CLASSIC_VENV)/bin
 
-.PHONY: lab test classic-test unit execute browser-check clean
+.PHONY: lab test classic-test unit execute browser-check site clean
 
 lab: $(VENV)/.installed
 	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/
@@ -49,6 +51,15 @@ execute: $(VENV)/.installed
 browser-check: $(VENV)/.installed
 	$(BIN)/python scripts/browser_check.py
 
+# The site's packages (Sphinx, myst-nb, the book theme, MathJax) go into the same .venv, only when a
+# site is built: `make lab` stays lean.
+site: $(VENV)/.site-installed
+	$(BIN)/python scripts/build_site.py
+
+$(VENV)/.site-installed: requirements-site.txt $(VENV)/.installed
+	$(BIN)/python -m pip install -q -r requirements-site.txt
+	touch $@
+
 $(VENV)/.installed: requirements.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
@@ -62,4 +73,4 @@ $(CLASSIC_VENV)/.installed: requirements.txt Makefile
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(CLASSIC_VENV) data/cache build/browser
+	rm -rf $(VENV) $(CLASSIC_VENV) data/cache build/browser build/site build/site-src build/site-doctrees
