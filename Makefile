@@ -10,6 +10,7 @@
 #                       use its translate box (needs chromium and chromedriver; see .ci/run)
 #   make site           the series as a static website in build/site/ (README + notebooks with their
 #                       committed outputs, nothing executed; requirements-site.txt, installed into .venv)
+#   make site-check     serve build/site/ on localhost and open every page in headless Chromium
 #
 # TORCH picks the torch build, e.g. `make test TORCH=torch==2.13.0`; CI pins a CPU build.
 
@@ -27,7 +28,7 @@ LAB_FLAGS = $(if $(filter 0,$(USER_ID)),--allow-root)
 BIN = $(VENV)/bin
 CLASSIC_BIN = $(CLASSIC_VENV)/bin
 
-.PHONY: lab test classic-test unit execute browser-check site clean
+.PHONY: lab test classic-test unit execute browser-check site site-check clean
 
 lab: $(VENV)/.installed
 	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/
@@ -56,6 +57,9 @@ browser-check: $(VENV)/.installed
 site: $(VENV)/.site-installed
 	$(BIN)/python scripts/build_site.py
 
+site-check: $(VENV)/.installed
+	$(BIN)/python scripts/site_check.py
+
 $(VENV)/.site-installed: requirements-site.txt $(VENV)/.installed
 	$(BIN)/python -m pip install -q -r requirements-site.txt
 	touch $@
@@ -73,4 +77,4 @@ $(CLASSIC_VENV)/.installed: requirements.txt Makefile
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(CLASSIC_VENV) data/cache build/browser build/site build/site-src build/site-doctrees
+	rm -rf $(VENV) $(CLASSIC_VENV) data/cache build/browser build/site build/site-src build/site-doctrees build/site-check

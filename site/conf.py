@@ -43,7 +43,7 @@ html_theme_options = {
 
 # MathJax from the site itself (mathjax_path is relative to _static): the PyPI package
 # sphinx-mathjax-offline ships MathJax 3's files. Only what TeX input with HTML output needs at run
-# time is copied (2.6 MiB of its 24): the combined component, the TeX extensions MathJax loads on
+# time is copied (2.8 MiB of its 23): the combined component, the TeX extensions MathJax loads on
 # demand, the fonts, the menu and its accessibility parts. The site check fails on any request
 # that does not load, so a file missing here would show.
 mathjax_path = "mathjax/tex-chtml.js"
