@@ -10,8 +10,8 @@ notebook page has its launch links (Colab, from scripts/notebook_header.py, and 
 
 Then it serves the site on localhost and opens every page in headless Chromium (the driver of
 scripts/browser_check.py): no console error, no request leaving localhost and none that fails,
-every image loaded (natural width > 0), every formula typeset by the site's own MathJax, and the
-search page finding a word. Screenshots go to ``--out`` (git-ignored build/site-check/): the top
+every image loaded (natural width > 0), every formula typeset by the site's own MathJax (and the
+files its accessibility menu loads all there), and the search page finding a word. Screenshots go to ``--out`` (git-ignored build/site-check/): the top
 of every page, and on notebook pages the first formula and the first figure.
 
 Exits 1 when a check fails, 2 when it cannot run (no built site, no Chromium: `--links-only`
@@ -258,6 +258,23 @@ def check_page(driver, report: Report, base: str, path: str, out: Path) -> dict:
     return state
 
 
+def check_math_menu(driver, report: Report, base: str, path: str) -> None:
+    """MathJax's menu can turn on its accessibility explorer and speech, which load more of MathJax
+    (site/conf.py copies only part of it): every file they ask for must be on the site."""
+    driver.get(base + path)
+    driver.execute_async_script(JS_SETTLE)
+    network(driver, base), driver.get_log("browser")
+    turned_on = bool(driver.execute_script("""
+const menu = MathJax.startup.document.menu;
+for (const name of ['explorer', 'speech']) menu.menu.pool.lookup(name).setValue(true);
+return menu.settings.explorer === true && menu.settings.speech === true;"""))
+    time.sleep(8)       # MathJax loads the speech rule engine and its rules, then re-renders
+    outside, failed = network(driver, base)
+    report.check(turned_on and not outside and not failed,
+                 f"{path}: MathJax's accessibility explorer and speech, turned on, load all they need from the site",
+                 ", ".join(outside + failed)[:500] if turned_on else "could not turn them on")
+
+
 def check_search(driver, report: Report, base: str, out: Path) -> None:
     driver.get(f"{base}search.html?q={SEARCH_WORD}")
     deadline, found = time.monotonic() + 30, 0
@@ -317,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
                 state = check_page(driver, report, base, path, args.out)
                 math, typeset = math + state["math"], typeset + state["typeset"]
             report.check(typeset > 0, "the site has formulas, and MathJax typeset them", f"{typeset} of {math}")
+            check_math_menu(driver, report, base, next(p for p in pages if p.startswith("notebooks/")))
             check_search(driver, report, base, args.out)
         except Exception as error:      # the browser giving up
             report.check(False, f"{type(error).__name__}: {error}")

@@ -42,12 +42,15 @@ html_theme_options = {
 }
 
 # MathJax from the site itself (mathjax_path is relative to _static): the PyPI package
-# sphinx-mathjax-offline ships MathJax 3's files. Only what TeX input with HTML output needs at run
-# time is copied (2.8 MiB of its 23): the combined component, the TeX extensions MathJax loads on
-# demand, the fonts, the menu and its accessibility parts. The site check fails on any request
-# that does not load, so a file missing here would show.
+# sphinx-mathjax-offline ships MathJax 3's files. What TeX input with HTML output needs at run time
+# is copied (6.9 MiB of its 23): the combined component, the TeX extensions MathJax loads on
+# demand, the fonts, the menu, and what the menu's accessibility options (explorer, speech) load
+# when a reader turns them on: a11y, the MathML input and the speech rule engine (sre, 3.9 MiB;
+# without it those options asked the server for files it did not have). The site check fails on
+# any request that does not load, so a file missing here for a page as it opens would show.
 mathjax_path = "mathjax/tex-chtml.js"
-MATHJAX_PARTS = ["tex-chtml.js", "input/tex/extensions", "output/chtml/fonts/woff-v2", "ui", "a11y"]
+MATHJAX_PARTS = ["tex-chtml.js", "input/tex/extensions", "output/chtml/fonts/woff-v2", "ui", "a11y",
+                 "input/mml.js", "input/mml", "sre"]
 
 
 def copy_mathjax(app, exception):
