@@ -9,6 +9,9 @@
 #   make execute        re-execute the notebooks in place (what the committed outputs come from)
 #   make browser-check  open every notebook in JupyterLab in headless Chromium, run notebook 05 and
 #                       use its translate box (needs chromium and chromedriver; see .ci/run)
+#   make site           the series as a static website in build/site/ (README + notebooks with their
+#                       committed outputs, nothing executed; requirements-site.txt, installed into .venv)
+#   make site-check     serve build/site/ on localhost and open every page in headless Chromium
 #
 # TORCH picks the torch build, e.g. `make test TORCH=torch==2.13.0`; CI pins a CPU build.
 
@@ -31,7 +34,7 @@ CLASSIC_BIN = $(CLASSIC_VENV)/bin
 NO_TESTS_FAIL = rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the suite is missing"; exit 1; fi; \
 	exit $$rc
 
-.PHONY: lab test classic-test unit lint execute browser-check clean
+.PHONY: lab test classic-test unit lint execute browser-check site site-check clean
 
 lab: $(VENV)/.installed
 	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/
@@ -58,6 +61,18 @@ execute: $(VENV)/.installed
 browser-check: $(VENV)/.dev-installed
 	$(BIN)/python scripts/browser_check.py
 
+# The site's packages (Sphinx, myst-nb, the book theme, MathJax) go into the same .venv, only when a
+# site is built: `make lab` stays lean.
+site: $(VENV)/.site-installed
+	$(BIN)/python scripts/build_site.py
+
+site-check: $(VENV)/.dev-installed
+	$(BIN)/python scripts/site_check.py
+
+$(VENV)/.site-installed: requirements-site.txt $(VENV)/.installed
+	$(BIN)/python -m pip install -q -r requirements-site.txt
+	touch $@
+
 $(VENV)/.installed: requirements.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
@@ -75,4 +90,4 @@ $(CLASSIC_VENV)/.installed: requirements.txt requirements-dev.txt Makefile
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(CLASSIC_VENV) data/cache build/browser
+	rm -rf $(VENV) $(CLASSIC_VENV) data/cache build/browser build/site build/site-src build/site-doctrees build/site-check

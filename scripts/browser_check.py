@@ -127,7 +127,10 @@ def start_lab(repo: Path, work: Path, port: int, token: str) -> subprocess.Popen
     raise CheckFailed("JupyterLab did not answer within 120 s")
 
 
-def start_browser(work: Path):
+def start_browser(work: Path, logs: bool = False):
+    """Headless Chromium driven by chromedriver, its profile in ``work``. With ``logs``, the driver
+    keeps the console ("browser") and DevTools network ("performance") logs for ``get_log``
+    (scripts/site_check.py reads them)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -144,6 +147,8 @@ def start_browser(work: Path):
                      "--disable-component-update", "--disable-sync", "--window-size=1400,1000",
                      f"--user-data-dir={work / 'chromium'}"]:
         options.add_argument(argument)
+    if logs:
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
     driver.set_script_timeout(180)
     return driver

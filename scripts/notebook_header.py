@@ -4,7 +4,8 @@ The repository URL lives here and only here (``REPO_URL``). `python scripts/note
 stamps the badge (cell 0), the setup cell (the first code cell) and the kernelspec metadata into
 every notebook, and the Colab links into README.md; `--url URL` first writes a new URL into this
 file (publishing a copy under another name); `--check` only reports what differs
-(tests/test_notebooks_hygiene.py runs it).
+(tests/test_notebooks_hygiene.py runs it). The website (scripts/build_site.py) takes its launch
+links from here too (`colab_url`, `github_url`), so `--url` moves them with the badges.
 
 The kernelspec is the one JupyterLab writes for the default kernel ("Python 3 (ipykernel)"):
 with any other display name, merely opening a notebook makes JupyterLab rewrite it on its next
@@ -63,8 +64,18 @@ def colab_prefix() -> str:
     return f"https://colab.research.google.com/github/{owner_repo}/blob/main/notebooks/"
 
 
+def colab_url(name: str) -> str:
+    """Where Colab opens notebook ``name`` (the badge's link, and the site's launch link)."""
+    return f"{colab_prefix()}{name}"
+
+
+def github_url(name: str) -> str:
+    """Notebook ``name`` on GitHub (the site's "view the source" link)."""
+    return f"{REPO_URL}/blob/main/notebooks/{name}"
+
+
 def badge_source(name: str) -> str:
-    return f"{BADGE_PREFIX}(https://colab.research.google.com/assets/colab-badge.svg)]({colab_prefix()}{name})"
+    return f"{BADGE_PREFIX}(https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(name)})"
 
 
 def expected_header(name: str) -> tuple[str, str]:
