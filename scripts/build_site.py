@@ -128,7 +128,8 @@ def stage(src: Path = SRC) -> list[str]:
     (src / "images" / "final_translation.png").write_bytes(image)
     source, _, output = (part.strip() for part in line.partition("→"))
     caption = f"*{source}* → *{output}*"
-    (src / "index.md").write_text(landing_page((ROOT / "README.md").read_text(), "images/final_translation.png", caption))
+    landing = landing_page((ROOT / "README.md").read_text(), "images/final_translation.png", caption)
+    (src / "index.md").write_text(landing)
     return names
 
 
@@ -141,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.out.exists():
         shutil.rmtree(args.out)     # no page of a renamed or deleted notebook stays behind
     # -W: a warning (a missing image, a broken cross-reference, a bad heading) fails the build.
-    command = [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(CONF), "-d", str(ROOT / "build" / "site-doctrees"),
+    command = [sys.executable, "-m", "sphinx", "-b", "html", "-c", str(CONF),
+               "-d", str(ROOT / "build" / "site-doctrees"),
                "-E", "-W", "--keep-going", "-q", str(SRC), str(args.out)]
     result = subprocess.run(command, cwd=ROOT)
     if result.returncode:

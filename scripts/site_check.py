@@ -9,10 +9,11 @@ to papers are fine); the notebook pages follow each other in series order (previ
 notebook page has its launch links (Colab, from scripts/notebook_header.py, and the .ipynb).
 
 Then it serves the site on localhost and opens every page in headless Chromium (the driver of
-scripts/browser_check.py): no console error, no request leaving localhost and none that fails,
-every image loaded (natural width > 0), every formula typeset by the site's own MathJax (and the
-files its accessibility menu loads all there), and the search page finding a word. Screenshots go to ``--out`` (git-ignored build/site-check/): the top
-of every page, and on notebook pages the first formula and the first figure.
+scripts/browser_check.py): no console error, no request leaving localhost and none that fails, every
+image loaded (natural width > 0), every formula typeset by the site's own MathJax (and the files its
+accessibility menu loads all there), and the search page finding a word. Screenshots go to ``--out``
+(git-ignored build/site-check/): the top of every page, and on notebook pages the first formula and
+the first figure.
 
 Exits 1 when a check fails, 2 when it cannot run (no built site, no Chromium: `--links-only`
 then runs the first part alone).
@@ -38,7 +39,8 @@ from browser_check import Report, free_port, start_browser  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # <link rel=...> values that make the browser fetch the file (rel="next", "search", "index" do not).
-LOADING_RELS = {"stylesheet", "icon", "shortcut", "apple-touch-icon", "preload", "modulepreload", "prefetch", "manifest"}
+LOADING_RELS = {"stylesheet", "icon", "shortcut", "apple-touch-icon", "preload", "modulepreload", "prefetch",
+                "manifest"}
 SEARCH_WORD = "bottleneck"
 
 
@@ -129,7 +131,8 @@ def link_problems(site: Path) -> list[str]:
             if not target.is_file():
                 problems.append(f"{name}: <{tag}> {address}: no such file {target.relative_to(site).as_posix()}")
             elif fragment and target.suffix == ".html" and fragment not in parsed_page(target).ids:
-                problems.append(f"{name}: <{tag}> {address}: no id {fragment!r} in {target.relative_to(site).as_posix()}")
+                where = target.relative_to(site).as_posix()
+                problems.append(f"{name}: <{tag}> {address}: no id {fragment!r} in {where}")
     return problems
 
 
@@ -227,7 +230,8 @@ def screenshot(driver, out: Path, name: str, *selectors: str) -> bool:
             return False
         time.sleep(0.3)
     driver.save_screenshot(str(out / f"{name}.png"))
-    print(f"  screenshot {(out / f'{name}.png').relative_to(ROOT) if out.is_relative_to(ROOT) else out / f'{name}.png'}")
+    shot = out / f"{name}.png"
+    print(f"  screenshot {shot.relative_to(ROOT) if out.is_relative_to(ROOT) else shot}")
     return True
 
 
@@ -244,7 +248,8 @@ def check_page(driver, report: Report, base: str, path: str, out: Path) -> dict:
     report.check(not severe, f"{path}: no console error", "; ".join(severe)[:500])
     report.check(not outside, f"{path}: no request leaves localhost", ", ".join(outside)[:500])
     report.check(not failed, f"{path}: every request succeeds", ", ".join(failed)[:500])
-    report.check(not broken, f"{path}: all {len(state['images'])} images loaded (natural width > 0)", ", ".join(broken)[:500])
+    report.check(not broken, f"{path}: all {len(state['images'])} images loaded (natural width > 0)",
+                 ", ".join(broken)[:500])
     report.check(state["typeset"] == state["math"] and not state["mathErrors"],
                  f"{path}: all {state['math']} formulas typeset by MathJax {state['mathjax'] or ''}".rstrip(),
                  f"{state['typeset']} typeset, {state['mathErrors']} errors" if state["math"] else "")

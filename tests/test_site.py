@@ -28,7 +28,8 @@ def page(body: str, head: str = "") -> str:
 GOOD = {
     "index.html": page('<a href="notebooks/one.html#results">results</a> <img src="_images/plot.png">'
                        '<a href="https://arxiv.org/abs/1409.0473">the paper</a> <a href="#top" id="top">top</a>',
-                       '<link rel="stylesheet" href="_static/site.css"><script src="_static/mathjax/tex-chtml.js"></script>'
+                       '<link rel="stylesheet" href="_static/site.css">'
+                       '<script src="_static/mathjax/tex-chtml.js"></script>'
                        '<link rel="canonical" href="https://example.org/">'),
     "notebooks/one.html": page('<section id="results"><a href="../index.html">home</a> <a href="one.ipynb" download>'
                                '.ipynb</a> <a href="./">folder</a></section>'),
