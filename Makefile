@@ -4,7 +4,7 @@
 #
 #   make lab            open the series in JupyterLab
 #   make test           lint, then unit tests + every notebook under nbval (the current stack)
-#   make lint           ruff over utils/, tests/, scripts/ and the notebooks' code cells
+#   make lint           ruff over utils/, tests/, scripts/, site/ and the notebooks' code cells
 #   make classic-test   unit tests in the classic stack (Python 3.11, torch 2.3.1, torchtext 0.18)
 #   make execute        re-execute the notebooks in place (what the committed outputs come from)
 #   make browser-check  open every notebook in JupyterLab in headless Chromium, run notebook 05 and
@@ -53,7 +53,7 @@ classic-test: $(CLASSIC_VENV)/.installed
 	$(NO_TESTS_FAIL)
 
 lint: $(VENV)/.dev-installed
-	$(BIN)/ruff check utils tests scripts notebooks
+	$(BIN)/ruff check utils tests scripts site notebooks
 
 execute: $(VENV)/.installed
 	$(BIN)/python scripts/execute_notebooks.py
