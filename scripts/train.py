@@ -98,11 +98,6 @@ PRESETS = {
                     Recipe(epochs=8, lr=1e-3, lr_decay=0.1, warmup=200, label_smoothing=0.1), DataSettings()),
 }
 
-# What may differ between a run and its resumption (everything else must be the same).
-RUN_CONTROL = ("out", "resume", "save_every", "stop_after_steps", "minutes", "progress", "threads", "device",
-               "bleu_sentences", "data")
-
-
 class UsageError(ValueError):
     """Bad input to the script: a message for the user, not a traceback."""
 
@@ -304,7 +299,7 @@ def train(args, config, recipe: Recipe, data_settings: DataSettings, procs: dist
         if not procs.is_main:
             return
         out.mkdir(parents=True, exist_ok=True)
-        extra = {"identity": identity, "epoch": epoch if final_epoch else epoch - 1, "bleu": bleus,
+        extra = {"identity": identity, "epoch": epoch, "bleu": bleus,
                  "subwords": [data.src_subwords.model_proto, data.tgt_subwords.model_proto]
                  if data.src_subwords is not None else None}
         if final_epoch:
@@ -389,12 +384,14 @@ def train(args, config, recipe: Recipe, data_settings: DataSettings, procs: dist
             distributed.barrier()
             save(resume=True, final_epoch=True)
             epoch, done_in_epoch, epoch_sum, epoch_count = epoch + 1, 0, 0.0, 0
+    speed = trained_pairs / train_seconds if train_seconds else math.nan
+    say(f"training speed: {speed:,.0f} pairs/s over {trained_pairs:,} pairs ({procs.world_size} process(es), "
+        "validation not counted)")
     if stopped:
         say(f"{stopped}; continue with the same command and --resume {out / 'resume.pt'}")
-    elif procs.is_main:
+    else:
         say(f"done: {out / 'model.pt'} (load_checkpoint reads it), {out / 'resume.pt'}")
-    return {"steps": step, "pairs_per_second": trained_pairs / train_seconds if train_seconds else math.nan,
-            "bleu": bleus, "stopped": stopped}
+    return {"steps": step, "pairs_per_second": speed, "bleu": bleus, "stopped": stopped}
 
 
 # ----------------------------------------------------------------------------- command line
@@ -455,6 +452,8 @@ def main(argv=None) -> dict | None:
         device = get_device(args.device)
         if args.amp and device.type != "cuda":
             raise UsageError(f"--amp {args.amp} needs a GPU (autocast on {device} would only be slower); leave it out")
+        if args.amp == "bf16" and not torch.cuda.is_bf16_supported():
+            raise UsageError("--amp bf16: this GPU has no bfloat16 arithmetic (it came with the A100); use --amp fp16")
         procs = distributed.start(device)
         set_threads(args, procs)
         return train(args, config, recipe, data_settings, procs)
