@@ -15,7 +15,8 @@ batches in the same order as ``fit``. After every epoch it prints the training a
 and greedy BLEU on (up to ``--bleu-sentences`` of) the validation sentences, and writes to ``--out``:
 
 * ``model.pt`` — a checkpoint :func:`utils.checkpoints.load_checkpoint` reads, as notebook 06 does
-  (its ``extra`` holds the settings, BLEU per epoch and the subword models);
+  (its ``extra`` holds the settings, BLEU per epoch and the subword models); also written when a
+  run stops early, with the weights it has then;
 * ``resume.pt`` — that plus the optimizer, learning-rate schedule, random-number generators and
   the place in the data order (epoch, step): ``--resume`` continues exactly where it stopped
   (also written every ``--save-every`` steps and when ``--stop-after-steps`` / ``--minutes`` stop it).
@@ -292,27 +293,27 @@ def train(args, config, recipe: Recipe, data_settings: DataSettings, procs: dist
         f"{device}{f' ({torch.get_num_threads()} threads each)' if device.type == 'cpu' else ''}"
         f"{f', autocast {args.amp}' if args.amp else ''}; {steps_per_epoch} steps of {recipe.batch_size} pairs an epoch")
 
-    def save(resume: bool, final_epoch: bool) -> None:
+    def save(model_too: bool) -> None:
+        """Write resume.pt (all processes take part; rank 0 writes), and model.pt when ``model_too``."""
         # what differs between the processes: their random-number generators and shares of the loss
         per_rank = distributed.gather({"cpu": torch.get_rng_state(), "epoch_sum": epoch_sum,
                                        "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None})
         if not procs.is_main:
             return
         out.mkdir(parents=True, exist_ok=True)
-        extra = {"identity": identity, "epoch": epoch, "bleu": bleus,
+        extra = {"identity": identity, "epochs_done": epoch - 1, "steps": step, "bleu": bleus,
                  "subwords": [data.src_subwords.model_proto, data.tgt_subwords.model_proto]
                  if data.src_subwords is not None else None}
-        if final_epoch:
+        if model_too:
             tmp = out / "model.pt.tmp"
             save_checkpoint(tmp, model, data.src_vocab, data.tgt_vocab, history, extra)
             os.replace(tmp, out / "model.pt")
-        if resume:
-            atomic_save({"identity": identity, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "per_rank": per_rank,
-                         "history": history.to_dict(), "bleu": bleus, "epoch": epoch,
-                         "done_in_epoch": done_in_epoch, "step": step, "epoch_count": epoch_count,
-                         "src_fingerprint": fingerprint(data.src_vocab), "tgt_fingerprint": fingerprint(data.tgt_vocab),
-                         "src_size": len(data.src_vocab), "tgt_size": len(data.tgt_vocab)}, out / "resume.pt")
+        atomic_save({"identity": identity, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "per_rank": per_rank,
+                     "history": history.to_dict(), "bleu": bleus, "epoch": epoch,
+                     "done_in_epoch": done_in_epoch, "step": step, "epoch_count": epoch_count,
+                     "src_fingerprint": fingerprint(data.src_vocab), "tgt_fingerprint": fingerprint(data.tgt_vocab),
+                     "src_size": len(data.src_vocab), "tgt_size": len(data.tgt_vocab)}, out / "resume.pt")
 
     start, stopped = time.perf_counter(), None
     total_steps = recipe.epochs * steps_per_epoch
@@ -360,7 +361,7 @@ def train(args, config, recipe: Recipe, data_settings: DataSettings, procs: dist
                 bar.set_postfix(epoch=f"{epoch}/{recipe.epochs}", loss=f"{value * procs.world_size:.3f}")
                 bar.update()
                 if args.save_every and step % args.save_every == 0 and done_in_epoch < steps_per_epoch:
-                    save(resume=True, final_epoch=False)
+                    save(model_too=False)
                 out_of_time = args.minutes is not None and time.perf_counter() - start > 60 * args.minutes
                 if args.minutes is not None:
                     out_of_time = distributed.broadcast_flag(out_of_time, device)
@@ -369,7 +370,7 @@ def train(args, config, recipe: Recipe, data_settings: DataSettings, procs: dist
                     break
             train_seconds += time.perf_counter() - epoch_start
             if stopped is not None and done_in_epoch < steps_per_epoch:
-                save(resume=True, final_epoch=False)
+                save(model_too=True)                            # the model as it is now, too
                 break
             # the epoch is complete: its mean loss over all processes, then validation on rank 0
             (total,) = distributed.all_sum([epoch_sum], device)
@@ -382,8 +383,8 @@ def train(args, config, recipe: Recipe, data_settings: DataSettings, procs: dist
                           f"{history.valid_loss[-1]:.3f}  valid BLEU {bleus[-1]:.1f}  "
                           f"({history.epoch_time[-1]:.1f} s)")
             distributed.barrier()
-            save(resume=True, final_epoch=True)
             epoch, done_in_epoch, epoch_sum, epoch_count = epoch + 1, 0, 0.0, 0
+            save(model_too=True)                             # a resumed run starts the next epoch
     speed = trained_pairs / train_seconds if train_seconds else math.nan
     say(f"training speed: {speed:,.0f} pairs/s over {trained_pairs:,} pairs ({procs.world_size} process(es), "
         "validation not counted)")
