@@ -180,6 +180,20 @@ def test_checkpoint_loads_with_load_checkpoint_and_translates(corpus, tmp_path):
     assert model2.trained_with == model.trained_with
 
 
+def test_the_transformer_preset_trains_and_its_checkpoint_translates(corpus, tmp_path):
+    small = ["--preset", "transformer", "--data", str(corpus), "--set", "d_model=16", "--set", "heads=2",
+             "--set", "ff_size=32", "--set", "batch_size=16", "--set", "epochs=1", "--set", "max_tokens=12",
+             "--set", "units=words", "--set", "min_freq=1", "--set", "warmup=4"]
+    run_script(*small, "--out", str(tmp_path))
+    blob = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert blob["config"]["family"] == "transformer"
+    src_vocab, tgt_vocab = Vocab(blob["src_itos"]), Vocab(blob["tgt_itos"])
+    model, history, _ = load_checkpoint(tmp_path / "model.pt", src_vocab, tgt_vocab)
+    assert history.epoch_loss[0] > 0
+    result = translate(model, "le chat mange.", src_vocab, tgt_vocab, lang="fr")
+    assert result.attention is not None
+
+
 # ----------------------------------------------------------------------------- bad input
 def error_of(capsys, *args: str) -> str:
     with pytest.raises(SystemExit) as stop:
