@@ -164,6 +164,8 @@ def load_pairs(args, settings: DataSettings) -> tuple[Path, list[tuple[str, str]
 
 def build_data(pairs, lang: str, settings: DataSettings, batch_size: int) -> ParallelData:
     splits = split_by_sentence(pairs, (0.8, 0.1, 0.1), seed=0)
+    if not splits[1]:
+        raise UsageError(f"{len(pairs)} pairs leave no validation sentence after the split: give more pairs")
     data = ParallelData.from_text_pairs(*splits, min_freq=settings.min_freq, batch_size=batch_size, src_lang=lang)
     return data.with_subwords(settings.subword_vocab) if settings.units == "subwords" else data
 
