@@ -64,6 +64,21 @@ def coverage_penalty(weights: torch.Tensor, src_mask: torch.Tensor, tgt_mask: to
     return (squared.sum(1) / n_src.squeeze(1)).mean()
 
 
+# ----------------------------------------------------------------------------- learning rate
+def warmup_then_decay(steps: int, warmup: int = 0, lr_decay: float = 1.0) -> Schedule:
+    """The learning-rate factor of :func:`fit` for a run of ``steps`` updates (step ``s`` counts from
+    0): a linear warm-up from ``1 / warmup`` to 1 over the first ``warmup`` steps, then a linear
+    fall to ``lr_decay`` at the last step. For ``torch.optim.lr_scheduler.LambdaLR``."""
+    total_steps = max(1, steps - 1)
+
+    def lr_factor(s: int) -> float:
+        if s < warmup:
+            return (s + 1) / warmup
+        return 1.0 - (1.0 - lr_decay) * (min(s, total_steps) - warmup) / max(1, total_steps - warmup)
+
+    return lr_factor
+
+
 @dataclass
 class History:
     """What happened during training, for plots."""
@@ -116,14 +131,7 @@ def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, cl
     schedule = teacher_forcing if callable(teacher_forcing) else constant(float(teacher_forcing))
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    total_steps = max(1, epochs * len(loader) - 1)
-
-    def lr_factor(s: int) -> float:   # linear warm-up over `warmup` steps, then linear decay to lr_decay
-        if s < warmup:
-            return (s + 1) / warmup
-        return 1.0 - (1.0 - lr_decay) * (min(s, total_steps) - warmup) / max(1, total_steps - warmup)
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_then_decay(epochs * len(loader), warmup, lr_decay))
     history, step, start = History(), 0, time.perf_counter()
     # One bar for the whole run; TQDM_DISABLE=1 turns it off (how the committed notebooks are run).
     with Progress(total=epochs * len(loader), desc="training", unit="batches",
