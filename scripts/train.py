@@ -44,15 +44,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from utils import distributed  # noqa: E402
-from utils.batching import ParallelData, collate  # noqa: E402
+from utils.batching import collate  # noqa: E402
 from utils.build import build_model, config_to_dict  # noqa: E402
 from utils.checkpoints import CheckpointError, save_checkpoint  # noqa: E402
 from utils.data import DataFormatError, load_tatoeba, split_by_sentence  # noqa: E402
-from utils.decode import translate_tokens  # noqa: E402
 from utils.download import DataUnavailableError, find_tatoeba  # noqa: E402
 from utils.languages import LANGUAGES  # noqa: E402
 from utils.metrics import multi_reference_bleu  # noqa: E402
 from utils.models import RNNConfig  # noqa: E402
+from utils.parallel_data import ParallelData  # noqa: E402
 from utils.progress import Progress  # noqa: E402
 from utils.provenance import TrainedWith, fingerprint  # noqa: E402
 from utils.runtime import THREADS_ENV, get_device, seed_everything  # noqa: E402
@@ -60,6 +60,7 @@ from utils.seq2seq import count_parameters  # noqa: E402
 from utils.text import normalize, tokenize  # noqa: E402
 from utils.train import History, coverage_penalty, evaluate, sequence_loss, warmup_then_decay  # noqa: E402
 from utils.transformer import TransformerConfig  # noqa: E402
+from utils.translate import translate_tokens  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- settings and presets

@@ -19,12 +19,12 @@ import torch
 from utils.build import build_model
 from utils.checkpoints import load_checkpoint
 from utils.data import load_synthetic
-from utils.decode import translate
 from utils.distributed import global_batches, shard
 from utils.runtime import seed_everything
 from utils.subwords import Subwords
 from utils.text import Vocab
 from utils.train import fit
+from utils.translate import translate
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "train.py"
