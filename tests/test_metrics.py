@@ -7,7 +7,7 @@ import torch
 
 from utils.metrics import (alignment_error_rate, attention_entropy, attention_links, bucket_label, by_length,
                            corpus_bleu, crossing_links, diagonal_links, exact_match, link_recall,
-                           misaligned_targets, multi_reference_bleu, sentence_bleu, anchor_offsets)
+                           look_ahead_misses, misaligned_targets, multi_reference_bleu, sentence_bleu, anchor_offsets)
 
 
 # BLEU by hand (Papineni et al., 2002, as sacrebleu computes it over the whole corpus):
@@ -183,6 +183,15 @@ def test_misaligned_targets():
     assert misaligned_targets({(0, 0), (3, 1), (2, 2)}, gold) == [2]
     assert misaligned_targets({(0, 0)}, gold) == [1, 2]  # no predicted link is a miss too
     assert misaligned_targets(set(), set()) == []
+
+
+def test_look_ahead_misses():
+    # "does not run" ← "ne court pas": gold does→court(1), not→ne(0), not→pas(2), run→court(1)
+    gold = {(1, 0), (0, 1), (2, 1), (1, 2)}
+    assert look_ahead_misses({(0, 0), (0, 1), (1, 2)}, gold) == [0]    # does reads ne, the next word's source
+    assert look_ahead_misses({(1, 0), (1, 1), (1, 2)}, gold) == [1]    # not reads court: run's source
+    assert look_ahead_misses({(1, 0), (0, 1), (1, 2)}, gold) == []     # all aligned
+    assert look_ahead_misses({(2, 0), (2, 1), (0, 2)}, gold) == [0]    # does reads pas (not's); run, the last word, misses: no next word
 
 
 # ----------------------------------------------------------------------------- several references

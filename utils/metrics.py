@@ -137,6 +137,18 @@ def misaligned_targets(predicted: Links, gold: Links) -> list[int]:
     return sorted(t for t, ok in sources.items() if best.get(t) not in ok)
 
 
+def look_ahead_misses(predicted: Links, gold: Links) -> list[int]:
+    """The misaligned target positions (:func:`misaligned_targets`) whose predicted source word is
+    a gold source of the *next* target word ``t + 1``: attention that has already moved on to the
+    word the decoder will write next. (A miss on the last target word cannot be one.)"""
+    predicted, gold = list(predicted), list(gold)
+    best = {t: s for s, t in predicted}
+    next_sources: dict[int, set[int]] = {}
+    for s, t in gold:
+        next_sources.setdefault(t - 1, set()).add(s)      # the gold sources of t, filed under t - 1
+    return [t for t in misaligned_targets(predicted, gold) if best.get(t) in next_sources.get(t, set())]
+
+
 def anchor_offsets(weights: torch.Tensor, src_tokens: Sequence[str], tgt_tokens: Sequence[str],
                    lexicon: dict[str, str]) -> list[int]:
     """Where attention looks, relative to a known translation, on data without gold alignments.
