@@ -5,7 +5,7 @@ import pytest
 import sacrebleu
 import torch
 
-from utils.metrics import (alignment_error_rate, attention_entropy, attention_links, bucket_label, by_length,
+from utils.metrics import (alignment_error_rate, attention_peaks, attention_entropy, attention_links, bucket_label, by_length,
                            corpus_bleu, crossing_links, diagonal_links, exact_match, link_recall,
                            look_ahead_misses, misaligned_targets, multi_reference_bleu, sentence_bleu, anchor_offsets)
 
@@ -240,3 +240,14 @@ def test_anchor_offsets():
     # a word that occurs twice on a side is ambiguous: skipped
     assert anchor_offsets(weights, src + ["rouge"], tgt, {"rouge": "red"}) == []
     assert anchor_offsets(weights, src, tgt, {}) == []
+
+
+def test_attention_peaks_counts_eos_punctuation_and_anchors():
+    src, tgt = ["marie", "dort", "."], ["mary", "sleeps", "."]
+    # rows: mary → marie, sleeps → <eos>, . → <eos>, <eos> row; columns: 3 words + <eos>
+    w = torch.tensor([[0.9, 0.1, 0.0, 0.0], [0.1, 0.1, 0.1, 0.7], [0.0, 0.0, 0.2, 0.8], [0.0, 0.0, 0.0, 1.0]])
+    peaks = attention_peaks([w, w], [src, src], [tgt, tgt], {"names": {"marie": "mary"}, "nouns": {"chat": "cat"}})
+    assert (peaks.words, peaks.on_eos, peaks.punctuation_on_eos) == (6, 4, 2)
+    assert peaks.eos_share == pytest.approx(4 / 6)
+    assert peaks.offsets == {"names": [0, 0], "nouns": []}
+    assert peaks.on_word("names") == 1.0 and peaks.on_word("nouns") == 0.0
