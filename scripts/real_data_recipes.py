@@ -141,16 +141,16 @@ def main() -> None:
 def write_results(path: Path, results: list[dict]) -> None:
     """The per-seed results and the command that made them, as JSON (what notebook 06 prints)."""
     command = "python scripts/real_data_recipes.py " + " ".join(sys.argv[1:])
-    rows = [dict(seed=r["seed"], train_seconds=round(r["seconds"], 1), greedy_bleu=round(r["greedy"], 2),
-                 beam_bleu=round(r["beam"], 2), peaks_on_eos=round(r["eos"], 4),
-                 anchors_on_word={group: round(on, 4) for group, (on, _) in r["share"].items()},
-                 anchors_within_one={group: round(near, 4) for group, (_, near) in r["share"].items()})
+    rows = [{"seed": r["seed"], "train_seconds": round(r["seconds"], 1), "greedy_bleu": round(r["greedy"], 2),
+             "beam_bleu": round(r["beam"], 2), "peaks_on_eos": round(r["eos"], 4),
+             "anchors_on_word": {group: round(on, 4) for group, (on, _) in r["share"].items()},
+             "anchors_within_one": {group: round(near, 4) for group, (_, near) in r["share"].items()}}
             for r in results]
     data_file = find_tatoeba().name
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(dict(command=command, data=data_file, torch=torch.__version__,
-                                    threads=torch.get_num_threads(), runs=rows), indent=1) + "\n",
-                    encoding="utf-8")
+    record = {"command": command, "data": data_file, "torch": torch.__version__,
+              "threads": torch.get_num_threads(), "runs": rows}
+    path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {path}", flush=True)
 
 
