@@ -2,6 +2,8 @@
 
     python scripts/real_data_recipes.py --seeds 0 1 2                 # notebook 06's recipe, three seeds
     python scripts/real_data_recipes.py --coverage 0 --seeds 0 1 2    # the same without the coverage penalty
+    python scripts/real_data_recipes.py --coverage 0 --seeds 0 1 2 --json results/coverage0_subwords.json
+                                                                      # ... and write the results to a file
     python scripts/real_data_recipes.py --units words --hidden 256 --dropout 0.3 --epochs 7 --lr-decay 0.1 --coverage 0
                                                                       # the recipe notebook 06 had before
 
@@ -10,12 +12,15 @@ split), trains one model per seed with the given recipe and prints, per seed and
 training seconds, greedy and beam-5 BLEU on the test split (on words, multi-reference, as the
 notebook computes them), the share of held-out target words whose attention peaks on the source
 ``<eos>``, and the share of anchor words (names and nouns with a one-word translation) whose peak
-lands on their translation. It prints numbers; it asserts nothing. Run it alone: other processes on
-the same cores change the seconds a lot (the BLEU and attention numbers do not depend on them).
+lands on their translation. It prints numbers; it asserts nothing. With ``--json PATH`` it also
+writes them, with the command that made them, to a small JSON file (notebook 06 reads
+``results/*.json`` and prints them). Run it alone: other processes on the same cores change the
+seconds a lot (the BLEU and attention numbers do not depend on them).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 from collections import defaultdict
@@ -116,13 +121,17 @@ def main() -> None:
     parser.add_argument("--coverage", type=float, default=1.0)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     args = parser.parse_args()
     splits = notebook_pairs()
     print(" ".join(sys.argv[1:]), f"(threads {torch.get_num_threads()})", flush=True)
     results = []
     for seed in args.seeds:
         r = run(args, splits, seed)
+        r["seed"] = seed
         results.append(r)
+        if args.json is not None:                    # after every seed: a long run stopped early keeps what it did
+            write_results(args.json, results)
         anchors = "  ".join(f"{group} on {on:4.0%} near {near:4.0%}" for group, (on, near) in r["share"].items())
         print(f"  seed {seed}: train {r['seconds']:5.1f} s  greedy {r['greedy']:5.1f}  beam {r['beam']:5.1f}  "
               f"peaks on <eos> {r['eos']:5.1%}  {anchors}  params {r['params']:,} vocab {r['vocab']}", flush=True)
@@ -131,6 +140,22 @@ def main() -> None:
             values = [r[key] for r in results]
             return f"{statistics.mean(values):.1f} ({min(values):.1f}–{max(values):.1f})"
         print(f"  mean: train {mean('seconds')} s  greedy {mean('greedy')}  beam {mean('beam')}", flush=True)
+
+
+def write_results(path: Path, results: list[dict]) -> None:
+    """The per-seed results and the command that made them, as JSON (what notebook 06 prints)."""
+    command = "python scripts/real_data_recipes.py " + " ".join(sys.argv[1:])
+    rows = [{"seed": r["seed"], "train_seconds": round(r["seconds"], 1), "greedy_bleu": round(r["greedy"], 2),
+             "beam_bleu": round(r["beam"], 2), "peaks_on_eos": round(r["eos"], 4),
+             "anchors_on_word": {group: round(on, 4) for group, (on, _) in r["share"].items()},
+             "anchors_within_one": {group: round(near, 4) for group, (_, near) in r["share"].items()}}
+            for r in results]
+    data_file = find_tatoeba().name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"command": command, "data": data_file, "torch": torch.__version__,
+              "threads": torch.get_num_threads(), "runs": rows}
+    path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {path}", flush=True)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from utils.data import DataFormatError, DataWarning, load_corpus, load_synthetic, load_tatoeba, split_by_sentence
+from utils.data import (
+    DataFormatError,
+    DataWarning,
+    english_share,
+    load_corpus,
+    load_synthetic,
+    load_tatoeba,
+    split_by_sentence,
+)
 from utils.text import detokenize, normalize, tokenize
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -42,6 +50,22 @@ def test_load_tatoeba_german_and_spanish_samples():
     for pairs, lang in ((de, "de"), (es, "es")):   # each language's rules undo themselves on real sentences
         for source, _ in pairs:
             assert detokenize(tokenize(source, lang), lang) == normalize(source)
+
+
+def test_load_tatoeba_stops_on_swapped_columns():
+    # tatoeba_deu_swapped.tsv: tatoeba_deu_sample.tsv with its first two columns swapped (German<TAB>English)
+    with pytest.raises(DataFormatError, match=r"tatoeba_deu_swapped.tsv: its columns seem swapped: this loader "
+                                              r"reads 'English<TAB>German'.*Swap the first two columns"):
+        load_tatoeba(FIXTURES / "tatoeba_deu_swapped.tsv", lang="de")
+    for name, lang in (("tatoeba_deu_sample.tsv", "de"), ("tatoeba_spa_sample.tsv", "es"),
+                       ("tatoeba_2col.tsv", "fr"), ("tatoeba_3col.tsv", "fr")):
+        load_tatoeba(FIXTURES / name, lang=lang)                 # the right way round: read as before
+
+
+def test_english_share_counts_sentences_with_a_common_english_word():
+    assert english_share(["The cat sleeps.", "Hallo!", "Ich weiß es nicht.", "I'm hungry."]) == 0.5
+    assert english_share(["¿Cómo estás?", "Je l'ai vu.", "Er will das."]) == 0.0   # no Spanish he/me, German will
+    assert english_share([]) == 0.0
 
 
 def test_load_tatoeba_skips_a_spanish_header_line():

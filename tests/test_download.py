@@ -12,7 +12,16 @@ import pytest
 
 from utils import download
 from utils.data import load_tatoeba
-from utils.download import MIRROR_ENV, TATOEBA_FILES, DataUnavailableError, fetch, find_tatoeba, tatoeba_files
+from utils.download import (
+    MIRROR_ENV,
+    TATOEBA_FILES,
+    DataUnavailableError,
+    fetch,
+    find_tatoeba,
+    tatoeba_files,
+    tatoeba_origin,
+)
+from utils.paths import CACHE_DIR
 
 SHARED_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tatoeba-fra-eng-sample.tsv"
 ORIGINAL_MIRROR = os.environ.get(MIRROR_ENV)  # read before any test changes it
@@ -265,7 +274,9 @@ def test_find_tatoeba_german_offline_says_how_to_get_it(tmp_path, no_network):
                    str(tmp_path / "cache"), "eng-deu.txt", "tatoeba-deu-eng-sample.tsv", MIRROR_ENV,
                    "holds none of deu.txt"):
         assert needle in message
-    assert "French" not in message and "fra" not in message.replace(str(tmp_path), "")
+    # the mirror's French file is named as what it is, so a learner who asked for German sees what is there
+    assert "but it holds fra.txt: the French pairs (find_tatoeba('fr'))" in message
+    assert ").;" not in message and ".;" not in message                   # the download's reason, no stray stop
     assert [getattr(url, "full_url", url) for url in no_network] == ["https://www.manythings.org/anki/deu-eng.zip"]
 
 
@@ -321,3 +332,11 @@ def test_notebook_06_is_skipped_with_the_reason_when_no_data(monkeypatch):
     fresh = [Item(conftest.REAL_DATA_NOTEBOOK)]
     conftest.pytest_collection_modifyitems(None, fresh)
     assert fresh[0].markers == []
+
+
+def test_tatoeba_origin_says_where_the_pairs_came_from_without_an_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.setenv(MIRROR_ENV, str(tmp_path))
+    assert tatoeba_origin(tmp_path / "deu.txt") == "deu.txt in the folder $SEQ2SEQ_DATA_MIRROR names"
+    monkeypatch.delenv(MIRROR_ENV)
+    assert tatoeba_origin(CACHE_DIR / "deu.txt") == "data/cache/deu.txt"       # the cache: inside the repository
+    assert tatoeba_origin(tmp_path / "elsewhere" / "spa.txt") == "spa.txt"

@@ -10,6 +10,7 @@ from utils.metrics import (
     anchor_offsets,
     attention_entropy,
     attention_links,
+    attention_peaks,
     bucket_label,
     by_length,
     corpus_bleu,
@@ -17,6 +18,7 @@ from utils.metrics import (
     diagonal_links,
     exact_match,
     link_recall,
+    look_ahead_misses,
     misaligned_targets,
     multi_reference_bleu,
     sentence_bleu,
@@ -197,6 +199,16 @@ def test_misaligned_targets():
     assert misaligned_targets(set(), set()) == []
 
 
+def test_look_ahead_misses():
+    # "does not run" ← "ne court pas": gold does→court(1), not→ne(0), not→pas(2), run→court(1)
+    gold = {(1, 0), (0, 1), (2, 1), (1, 2)}
+    assert look_ahead_misses({(0, 0), (0, 1), (1, 2)}, gold) == [0]    # does reads ne, the next word's source
+    assert look_ahead_misses({(1, 0), (1, 1), (1, 2)}, gold) == [1]    # not reads court: run's source
+    assert look_ahead_misses({(1, 0), (0, 1), (1, 2)}, gold) == []     # all aligned
+    # does reads pas (not's); run, the last word, misses, but has no next word to look ahead to
+    assert look_ahead_misses({(2, 0), (2, 1), (0, 2)}, gold) == [0]
+
+
 # ----------------------------------------------------------------------------- several references
 def test_multi_reference_bleu_with_one_reference_equals_corpus_bleu():
     for hyps, refs, _ in CASES.values():
@@ -243,3 +255,14 @@ def test_anchor_offsets():
     # a word that occurs twice on a side is ambiguous: skipped
     assert anchor_offsets(weights, src + ["rouge"], tgt, {"rouge": "red"}) == []
     assert anchor_offsets(weights, src, tgt, {}) == []
+
+
+def test_attention_peaks_counts_eos_punctuation_and_anchors():
+    src, tgt = ["marie", "dort", "."], ["mary", "sleeps", "."]
+    # rows: mary → marie, sleeps → <eos>, . → <eos>, <eos> row; columns: 3 words + <eos>
+    w = torch.tensor([[0.9, 0.1, 0.0, 0.0], [0.1, 0.1, 0.1, 0.7], [0.0, 0.0, 0.2, 0.8], [0.0, 0.0, 0.0, 1.0]])
+    peaks = attention_peaks([w, w], [src, src], [tgt, tgt], {"names": {"marie": "mary"}, "nouns": {"chat": "cat"}})
+    assert (peaks.words, peaks.on_eos, peaks.punctuation_on_eos) == (6, 4, 2)
+    assert peaks.eos_share == pytest.approx(4 / 6)
+    assert peaks.offsets == {"names": [0, 0], "nouns": []}
+    assert peaks.on_word("names") == 1.0 and peaks.on_word("nouns") == 0.0

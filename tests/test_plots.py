@@ -13,6 +13,7 @@ import torch  # noqa: E402
 
 from utils.plots import (  # noqa: E402
     add_colorbar,
+    plot_anchor_offsets,
     plot_attention,
     plot_by_length,
     plot_gradient_norms,
@@ -171,3 +172,15 @@ def test_smooth():
     np.testing.assert_allclose(smooth([1, 2, 3, 4, 5], window=2), [1.5, 2.5, 3.5, 4.5])
     np.testing.assert_allclose(smooth([1, 2], window=5), [1, 2])
     assert len(smooth(list(range(100)), window=20)) == 81
+
+
+def test_plot_anchor_offsets_labels_both_axes_and_returns_the_shares():
+    shares = plot_anchor_offsets({"names": [0, 0, 0, -1], "nouns": [0, 1, 5, -3]}, title="peaks", source_language="de")
+    ax = plt.gca()
+    assert ax.get_xlabel() == "where the peak lies, relative to the anchor's German translation"
+    assert ax.get_ylabel() == "share of anchor words" and ax.get_title() == "peaks"
+    assert labels(ax.get_xticklabels()) == ["2+ before", "1 before", "on the word", "1 after", "2+ after"]
+    assert shares["names"][0] == 0.75 and shares["names"][-1] == 0.25
+    assert shares["nouns"] == {-2: 0.25, -1: 0.0, 0: 0.25, 1: 0.25, 2: 0.25}     # ±3 and 5 count as ±2
+    assert len(ax.patches) == 10
+    ax.figure.canvas.draw()

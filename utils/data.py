@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from utils.corpus import SentencePair, from_pharaoh
-from utils.languages import LANGUAGES, TATOEBA_CODES, language_name
+from utils.languages import ENGLISH_MARKERS, LANGUAGES, TATOEBA_CODES, language_name
 from utils.paths import DATA_DIR
 from utils.text import normalize, tokenize
 
@@ -155,7 +155,33 @@ def load_tatoeba(path: str | Path, lang: str | None = None) -> list[tuple[str, s
                                   "attribution ('CC-BY 2.0 (France) Attribution: tatoeba.org #…'): is there a tab "
                                   "inside a sentence? Replace it with a space")
         pairs.append((cols[1].strip(), cols[0].strip()))
+    _check_english_column(path, pairs, other)
     return pairs
+
+
+def english_share(sentences: Sequence[str]) -> float:
+    """The share of ``sentences`` that contain a common English word (:data:`ENGLISH_MARKERS`)."""
+    if not sentences:
+        return 0.0
+    return sum(bool(ENGLISH_MARKERS.intersection(re.findall(r"[a-z]+", s.lower()))) for s in sentences) / len(sentences)
+
+
+def _check_english_column(path, pairs: Sequence[tuple[str, str]], other: str, sample: int = 2000) -> None:
+    """Stop with a :class:`DataFormatError` when the *first* column reads as the other language
+    and the second as English: a ``German<TAB>English`` file read as ``English<TAB>German``
+    would train a model that translates the wrong way while every label says the opposite.
+    Looks at up to ``sample`` pairs spread over the file; decides only when one side has at least
+    five sentences with a common English word."""
+    spread = pairs[::max(1, len(pairs) // sample)]
+    english = english_share([en for _, en in spread])
+    source = english_share([src for src, _ in spread])
+    if max(english, source) * len(spread) >= 5 and source > 2 * english and source - english > 0.2:
+        raise DataFormatError(
+            f"{path}: its columns seem swapped: this loader reads 'English<TAB>{other}' (manythings.org's "
+            f"layout), but the second column looks like English ({source:.0%} of sampled sentences have a word "
+            f"such as 'the', 'you' or 'is'; in the first column, {english:.0%}). Swap the first two columns "
+            "(e.g. awk -F'\\t' -v OFS='\\t' '{t = $1; $1 = $2; $2 = t; print}' FILE > FIXED) and point "
+            "SEQ2SEQ_DATA_MIRROR at the folder of the fixed file, or get the file from manythings.org/anki")
 
 
 def split_by_sentence(pairs: Sequence[tuple[str, str]], fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),

@@ -165,7 +165,8 @@ def find_tatoeba(lang: str = "fr", mirror: str | Path | None = None, cache_dir: 
     text = cache / files[0]
     if text.exists():
         return text
-    searched = f"; the mirror {folder} holds none of {', '.join(files)}" if folder is not None else ""
+    searched = (f"; the mirror {folder} holds none of {', '.join(files)}{_other_languages_in(folder, lang)}"
+                if folder is not None else "")
     if not download:
         raise DataUnavailableError(_how_to_get_tatoeba(lang, cache, "downloads are switched off" + searched))
     url, sha1, member = _tatoeba_source(lang)
@@ -173,7 +174,8 @@ def find_tatoeba(lang: str = "fr", mirror: str | Path | None = None, cache_dir: 
         archive = fetch(f"{code}-eng.zip", url, cache_dir=cache, mirror=folder, sha1=sha1,
                         headers=None if sha1 else {"User-Agent": USER_AGENT})
     except DataUnavailableError as error:
-        raise DataUnavailableError(_how_to_get_tatoeba(lang, cache, str(error).splitlines()[0] + searched)) from None
+        first_line = str(error).splitlines()[0].rstrip(".")      # the reason goes on inside our parenthesis
+        raise DataUnavailableError(_how_to_get_tatoeba(lang, cache, first_line + searched)) from None
     if sha1 is None:
         warnings.warn(f"{archive} (from {url}) was not checked against a checksum: manythings.org "
                       "publishes none", UserWarning, stacklevel=2)
@@ -181,6 +183,31 @@ def find_tatoeba(lang: str = "fr", mirror: str | Path | None = None, cache_dir: 
         shutil.copyfileobj(source, out)
     text.with_suffix(".part").replace(text)
     return text
+
+
+def _other_languages_in(folder: Path, lang: str) -> str:
+    """``", but it holds fra.txt: the French pairs (find_tatoeba('fr'))"`` when the mirror has another
+    language's file, so that a learner who asked for the wrong language sees what is there."""
+    found = [(code, name) for code in TATOEBA_CODES if code not in ("en", lang)
+             for name in tatoeba_files(code) if (folder / name).is_file()]
+    if not found:
+        return ""
+    return ", but it holds " + ", ".join(f"{name}: the {language_name(code)} pairs (find_tatoeba({code!r}))"
+                                         for code, name in found)
+
+
+def tatoeba_origin(path: str | Path, mirror: str | Path | None = None) -> str:
+    """Where :func:`find_tatoeba`'s file came from, in words and without an absolute path (for a
+    notebook's output): ``"tatoeba-fra-eng-sample.tsv in the folder $SEQ2SEQ_DATA_MIRROR names"``,
+    ``"data/cache/deu.txt"`` (the cache, inside the repository), else the file's name."""
+    path = Path(path)
+    folder = _mirror_folder(mirror)
+    if folder is not None and path.parent.resolve() == folder.resolve():
+        return f"{path.name} in the folder ${MIRROR_ENV} names"
+    try:
+        return path.resolve().relative_to(Path(CACHE_DIR).resolve().parents[1]).as_posix()
+    except ValueError:
+        return path.name
 
 
 def _how_to_get_tatoeba(lang: str, cache: Path, reason: str) -> str:

@@ -14,6 +14,13 @@ TATOEBA_CODES = {"en": "eng", "fr": "fra", "de": "deu", "es": "spa"}
 """The 3-letter code manythings.org uses in its file names (``fra-eng.zip``, ``fra.txt``)."""
 
 
+ENGLISH_MARKERS = frozenset({"the", "i", "you", "it", "is", "are", "to", "and", "of", "not", "this", "that", "what",
+                             "my", "your", "we", "they", "she", "be", "have", "can", "do"})
+"""Common English words that are not words of the other languages here (no *he*, *me*: Spanish;
+no *was*, *will*, *in*: German): a sentence with one of them is most likely English. Used by
+:func:`utils.data.load_tatoeba` to notice a file whose columns are swapped."""
+
+
 def language_name(lang: str) -> str:
     """``"de"`` → ``"German"``; a ``ValueError`` listing the supported codes for any other."""
     if lang not in LANGUAGES:

@@ -4,6 +4,7 @@ the weights, the alignment error rate (AER) and link recall against gold links, 
 attention entropy, a diagonal baseline, and offsets from known translations."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
 import sacrebleu
@@ -137,6 +138,18 @@ def misaligned_targets(predicted: Links, gold: Links) -> list[int]:
     return sorted(t for t, ok in sources.items() if best.get(t) not in ok)
 
 
+def look_ahead_misses(predicted: Links, gold: Links) -> list[int]:
+    """The misaligned target positions (:func:`misaligned_targets`) whose predicted source word is
+    a gold source of the *next* target word ``t + 1``: attention that has already moved on to the
+    word the decoder will write next. (A miss on the last target word cannot be one.)"""
+    predicted, gold = list(predicted), list(gold)
+    best = {t: s for s, t in predicted}
+    next_sources: dict[int, set[int]] = {}
+    for s, t in gold:
+        next_sources.setdefault(t - 1, set()).add(s)      # the gold sources of t, filed under t - 1
+    return [t for t in misaligned_targets(predicted, gold) if best.get(t) in next_sources.get(t, set())]
+
+
 def anchor_offsets(weights: torch.Tensor, src_tokens: Sequence[str], tgt_tokens: Sequence[str],
                    lexicon: dict[str, str]) -> list[int]:
     """Where attention looks, relative to a known translation, on data without gold alignments.
@@ -154,3 +167,40 @@ def anchor_offsets(weights: torch.Tensor, src_tokens: Sequence[str], tgt_tokens:
             s, t = list(src_tokens).index(src_word), list(tgt_tokens).index(tgt_word)
             offsets.append(int(weights[t].argmax()) - s)
     return offsets
+
+
+@dataclass
+class AttentionPeaks:
+    """Where the target words' attention peaks, over many sentences without gold alignments
+    (:func:`attention_peaks`): how many words peak on the source ``<eos>``, how many of those are
+    final punctuation, and anchor words' offsets from their translation, per lexicon group."""
+    words: int = 0                                 # target words counted
+    on_eos: int = 0                                # of them, peaking on the source <eos>
+    punctuation_on_eos: int = 0                    # of those, a . ! or ?
+    offsets: dict[str, list[int]] = field(default_factory=dict)   # group -> anchor_offsets
+
+    @property
+    def eos_share(self) -> float:
+        return self.on_eos / max(1, self.words)
+
+    def on_word(self, group: str) -> float:
+        """The share of the group's anchors whose peak lands on their translation (offset 0)."""
+        values = self.offsets[group]
+        return sum(o == 0 for o in values) / max(1, len(values))
+
+
+def attention_peaks(maps: Sequence[torch.Tensor], sources: Sequence[Tokens], targets: Sequence[Tokens],
+                    lexicons: dict[str, dict[str, str]]) -> AttentionPeaks:
+    """Count where attention peaks: ``maps[i] [len(targets[i]) + 1, len(sources[i]) + 1]``
+    (words plus ``<eos>``, as teacher-forced attention gives them); ``lexicons`` names groups of
+    anchor words (``{"names": {"marie": "mary"}, "nouns": {...}}``) for :func:`anchor_offsets`."""
+    peaks = AttentionPeaks(offsets={group: [] for group in lexicons})
+    for w, src, tgt in zip(maps, sources, targets):
+        rows = w[:len(tgt)].argmax(1)                                     # [T]: each word's darkest column
+        on_eos = (rows == len(src)).tolist()
+        peaks.words += len(on_eos)
+        peaks.on_eos += sum(on_eos)
+        peaks.punctuation_on_eos += sum(e and word in (".", "!", "?") for e, word in zip(on_eos, tgt))
+        for group, lexicon in lexicons.items():
+            peaks.offsets[group] += anchor_offsets(w, src, tgt, lexicon)
+    return peaks

@@ -98,6 +98,34 @@ def smooth(values: Sequence[float], window: int = 20) -> np.ndarray:
     return np.convolve(values, np.ones(window) / window, mode="valid")
 
 
+OFFSET_LABELS = {-2: "2+ before", -1: "1 before", 0: "on the word", 1: "1 after", 2: "2+ after"}
+
+
+def plot_anchor_offsets(offsets: Mapping[str, Sequence[int]], ax=None, title: str | None = None,
+                        source_language: str = "French") -> dict[str, dict[int, float]]:
+    """Grouped bars: for each group of anchor words (``{"names": [0, 0, -1, ...]}``, offsets as
+    :func:`utils.metrics.anchor_offsets` gives them), the share whose attention peaks on the
+    translation, one word before or after it, or further (offsets beyond ±2 count as ±2).
+    Returns those shares, ``{group: {offset: share}}``."""
+    ax = _axes(ax, (7, 3))
+    shares = {}
+    width = 0.8 / max(1, len(offsets))
+    for k, (group, values) in enumerate(offsets.items()):
+        clipped = [max(-2, min(2, o)) for o in values]
+        shares[group] = {o: clipped.count(o) / max(1, len(values)) for o in OFFSET_LABELS}
+        shift = (k - (len(offsets) - 1) / 2) * width
+        ax.bar([o + shift for o in OFFSET_LABELS], list(shares[group].values()), width=width,
+               label=f"{group} ({len(values)})")
+    ax.set_xticks(list(OFFSET_LABELS), list(OFFSET_LABELS.values()))
+    language = LANGUAGES.get(source_language, source_language)
+    ax.set(xlabel=f"where the peak lies, relative to the anchor's {language} translation",
+           ylabel="share of anchor words")
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    return shares
+
+
 def plot_losses(histories: Mapping[str, object], x: str = "step", ax=None, title: str | None = None,
                 window: int = 20, log: bool = True):
     """Training-loss curves of several :class:`utils.train.History` objects against ``x``
