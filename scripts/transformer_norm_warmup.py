@@ -41,6 +41,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads (default: the series' two); 1 wastes less on a machine shared with other jobs")
+    parser.add_argument("--append", action="store_true",
+                        help="add the runs to those already in --out (its command line grows by this one's)")
     parser.add_argument("--out", default=str(ROOT / "results" / "transformer_norm_warmup.json"))
     args = parser.parse_args()
 
@@ -54,6 +56,10 @@ def main() -> None:
               "model": "TransformerConfig(d_model=64, layers=2, heads=2, ff_size=128, norm=...)",
               "recipe": f"fit: Adam, batches of {data.batch_size}, {args.epochs} epochs, lr decaying linearly "
                         "to lr x 0.1 after the warm-up", "runs": []}
+    if args.append and out.exists():
+        earlier = json.loads(out.read_text())
+        record["command"] = earlier["command"] + " && " + record["command"]
+        record["runs"] = earlier["runs"]
     for lr in args.lrs:
         for norm in args.norms:
             for warmup in args.warmups:
