@@ -266,3 +266,20 @@ def test_attention_peaks_counts_eos_punctuation_and_anchors():
     assert peaks.eos_share == pytest.approx(4 / 6)
     assert peaks.offsets == {"names": [0, 0], "nouns": []}
     assert peaks.on_word("names") == 1.0 and peaks.on_word("nouns") == 0.0
+
+
+def test_weight_by_offset_by_hand():
+    from utils.metrics import weight_by_offset
+    previous = torch.tensor([[1.0, 0, 0], [1, 0, 0], [0, 1, 0]])        # each word looks one back (the first at itself)
+    spread = torch.full((3, 3), 1 / 3)
+    weights = torch.stack([previous, spread])[None]                      # [B=1, heads=2, 3, 3]
+    shares = weight_by_offset(weights, torch.ones(1, 3, dtype=torch.bool), offsets=(-1, 0, 1))
+    torch.testing.assert_close(shares, torch.tensor([[2 / 3, 1 / 3, 0], [2 / 9, 1 / 3, 2 / 9]]))
+
+
+def test_weight_by_offset_ignores_padded_queries():
+    from utils.metrics import weight_by_offset
+    weights = torch.eye(3).expand(2, 3, 3).clone()                       # two sentences: each word on itself
+    weights[1, 2] = torch.tensor([1.0, 0, 0])                            # a padded query looking elsewhere
+    mask = torch.tensor([[True, True, True], [True, True, False]])
+    torch.testing.assert_close(weight_by_offset(weights, mask, offsets=(0,)), torch.tensor([1.0]))

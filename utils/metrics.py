@@ -204,3 +204,22 @@ def attention_peaks(maps: Sequence[torch.Tensor], sources: Sequence[Tokens], tar
         for group, lexicon in lexicons.items():
             peaks.offsets[group] += anchor_offsets(w, src, tgt, lexicon)
     return peaks
+
+
+def weight_by_offset(weights: torch.Tensor, mask: torch.Tensor, offsets: Sequence[int]) -> torch.Tensor:
+    """How a self-attention head spreads its weight by distance (notebook 07): for each offset
+    ``k``, the mean over real query positions ``i`` of the weight on position ``i + k`` (-1 = the
+    previous word, 0 = the word itself, +1 = the next; 0 where ``i + k`` is outside the sentence).
+
+    ``weights [..., L, L]`` (rows: queries, columns: keys, e.g. ``[B, layers, h, L, L]``), ``mask
+    [B, L]`` True at real positions (broadcast over the dimensions between). Returns
+    ``[..., len(offsets)]`` without the batch dimension: averaged over every real query of every
+    sentence."""
+    L = weights.size(-1)
+    real = mask.view(mask.size(0), *([1] * (weights.dim() - 3)), L).to(weights.dtype)   # [B, 1, …, L]
+    shares = []
+    for k in offsets:
+        on_offset = torch.diag(torch.ones(max(L - abs(k), 0), device=weights.device), k)[:L, :L]  # 1 at (i, i + k)
+        share = (weights * on_offset).sum(-1)                        # [..., L]: weight of each query at i + k
+        shares.append((share * real).sum(-1).sum(0) / real.sum(-1).sum(0))
+    return torch.stack(shares, dim=-1)
