@@ -40,7 +40,8 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads (default: the series' two); 1 wastes less on a machine shared with other jobs")
+                        help="CPU threads (default: the series' two); "
+                             "1 wastes less on a machine shared with other jobs")
     parser.add_argument("--append", action="store_true",
                         help="add the runs to those already in --out (its command line grows by this one's)")
     parser.add_argument("--out", default=str(ROOT / "results" / "transformer_norm_warmup.json"))

@@ -33,7 +33,9 @@ def test_path_lengths():
     gru, attention = UnrolledGRU(D), self_attention_layer(D, heads=2)
     far = [path_length(gru, n, D, output=n - 1, word=0) for n in (4, 8)]
     assert far[1] > far[0] > path_length(gru, 8, D, output=7, word=7)
-    assert path_length(attention, 4, D, 3, 0) == path_length(attention, 8, D, 7, 0) == path_length(attention, 8, D, 7, 7)
+    short, long, own = (path_length(attention, 4, D, 3, 0), path_length(attention, 8, D, 7, 0),
+                        path_length(attention, 8, D, 7, 7))
+    assert short == long == own
 
 
 def test_an_output_before_the_word_does_not_depend_on_it():
