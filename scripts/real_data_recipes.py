@@ -1,29 +1,37 @@
-"""Recipes for notebook 06's real-data model: BLEU against training seconds, and where attention peaks.
+"""Recipes for the real-data models of notebooks 06 and 08: BLEU against training seconds, and where attention peaks.
 
     python scripts/real_data_recipes.py --seeds 0 1 2                 # notebook 06's recipe, three seeds
     python scripts/real_data_recipes.py --coverage 0 --seeds 0 1 2    # the same without the coverage penalty
-    python scripts/real_data_recipes.py --coverage 0 --seeds 0 1 2 --json results/coverage0_subwords.json
-                                                                      # ... and write the results to a file
     python scripts/real_data_recipes.py --units words --hidden 256 --dropout 0.3 --epochs 7 --lr-decay 0.1 --coverage 0
                                                                       # the recipe notebook 06 had before
+    python scripts/real_data_recipes.py --coverage 0 --seeds 0 1 2 --json results/coverage0_subwords.json
+                                                                      # what notebook 06 prints
+    python scripts/real_data_recipes.py --model transformer --seeds 0 1 2   # notebook 08's Transformer
+    python scripts/real_data_recipes.py --model transformer --norm post --warmup 0   # an ablation
+    python scripts/real_data_recipes.py --model vanilla --lang de     # the RNN without attention, German
 
-The defaults are notebook 06's recipe. Builds notebook 06's data (the same pairs and leak-free
-split), trains one model per seed with the given recipe and prints, per seed and as the mean:
-training seconds, greedy and beam-5 BLEU on the test split (on words, multi-reference, as the
-notebook computes them), the share of held-out target words whose attention peaks on the source
+The defaults are the recipes of :data:`utils.real_data.RECIPES` (``--model rnn``: notebook 06's; ``transformer``
+and ``vanilla``: notebook 08's); any flag given replaces one setting. Builds the notebooks' data with
+:mod:`utils.real_data` (the same pairs, leak-free split and units), trains one model per seed and
+prints, per seed and as the mean: training seconds, greedy and beam-5 BLEU on the test split (on
+words, multi-reference), the share of held-out target words whose attention peaks on the source
 ``<eos>``, and the share of anchor words (names and nouns with a one-word translation) whose peak
-lands on their translation. It prints numbers; it asserts nothing. With ``--json PATH`` it also
-writes them, with the command that made them, to a small JSON file (notebook 06 reads
-``results/*.json`` and prints them). Run it alone: other processes on the same cores change the
-seconds a lot (the BLEU and attention numbers do not depend on them).
+lands on their translation (for a Transformer also per layer × head). Each trained model is
+appended as one JSON line to ``--results`` (default ``results/real_data_recipes.jsonl``; ``--results ''``
+records nothing) with the command, every setting, the machine's load average and the numbers.
+It asserts nothing. Seconds measured while other processes share the cores are inflated: compare
+recipes by BLEU at fixed epochs, and seconds only between runs with a similar load.
 """
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import os
+import platform
 import statistics
 import sys
-from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -31,129 +39,157 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from utils.alignment import teacher_forced_attention  # noqa: E402
-from utils.build import build_model  # noqa: E402
-from utils.data import load_tatoeba, split_by_sentence  # noqa: E402
-from utils.download import find_tatoeba  # noqa: E402
-from utils.languages import ANCHOR_NAMES, ANCHOR_WORDS  # noqa: E402
-from utils.metrics import anchor_offsets, multi_reference_bleu  # noqa: E402
-from utils.models import RNNConfig  # noqa: E402
-from utils.parallel_data import ParallelData  # noqa: E402
-from utils.runtime import seed_everything  # noqa: E402
+from utils.build import config_to_dict  # noqa: E402
+from utils.checkpoints import train_or_load  # noqa: E402
+from utils.languages import LANGUAGES  # noqa: E402
+from utils.real_data import (  # noqa: E402
+    BATCH_SIZE,
+    RECIPES,
+    RESULTS,
+    SUBWORDS,
+    anchor_statistics,
+    decode_and_score,
+    grouped_references,
+    real_corpora,
+    real_splits,
+    word_maps,
+)
+from utils.runtime import use_cpu_threads  # noqa: E402
 from utils.seq2seq import count_parameters  # noqa: E402
-from utils.subwords import word_attention  # noqa: E402
-from utils.text import normalize, tokenize  # noqa: E402
-from utils.train import fit  # noqa: E402
-from utils.translate import beam_hypotheses  # noqa: E402
+from utils.transformer import TransformerConfig  # noqa: E402
 
-LEXICON = ANCHOR_WORDS["fr"]                 # the script reads the French data, as notebook 06 by default
-NAMES = set(list(LEXICON)[:ANCHOR_NAMES])
-
-
-def notebook_pairs(max_tokens: int = 10, n_pairs: int = 18_000):
-    raw = load_tatoeba(find_tatoeba())
-    short = [(fr, en) for fr, en in raw
-             if len(tokenize(fr, "fr")) <= max_tokens and len(tokenize(en, "en")) <= max_tokens]
-    pairs = sorted(short, key=lambda pair: len(pair[1]))[:n_pairs]
-    return split_by_sentence(pairs, (0.8, 0.1, 0.1), seed=0)
+# flag → the config field it sets, per family
+RNN_FLAGS = {"emb": "emb_size", "hidden": "hidden_size", "dropout": "dropout", "init": "decoder_init"}
+TRANSFORMER_FLAGS = {"d_model": "d_model", "heads": "heads", "ff": "ff_size", "layers": "layers",
+                     "dropout": "dropout", "norm": "norm"}
+TRAINING_FLAGS = {"epochs": "epochs", "lr": "lr", "lr_decay": "lr_decay", "warmup": "warmup",
+                  "smoothing": "label_smoothing", "coverage": "coverage"}
 
 
-def build_data(splits, units: str, vocab_size: int, batch_size: int) -> ParallelData:
-    """Notebook 06's data: words (kept if seen twice in training), or subword pieces."""
-    data = ParallelData.from_text_pairs(*splits, min_freq=2, batch_size=batch_size)
-    return data.with_subwords(vocab_size) if units == "subwords" else data
+def recipe_from(args):
+    """The model's recipe from :data:`RECIPES`, with the settings the flags give."""
+    recipe = RECIPES[args.model]
+    flags = TRANSFORMER_FLAGS if isinstance(recipe.config, TransformerConfig) else RNN_FLAGS
+    config = replace(recipe.config, **{f: getattr(args, a) for a, f in flags.items() if getattr(args, a) is not None})
+    return replace(recipe, config=config,
+                   **{f: getattr(args, a) for a, f in TRAINING_FLAGS.items() if getattr(args, a) is not None})
 
 
-def run(args, splits, seed: int) -> dict:
-    data = build_data(splits, args.units, args.vocab, args.batch)
-    config = RNNConfig(decoder="luong", score="dot", emb_size=args.emb, hidden_size=args.hidden,
-                         dropout=args.dropout, bidirectional=True, decoder_init=args.init)
-    seed_everything(seed)
-    model = build_model(config, len(data.src_vocab), len(data.tgt_vocab))
-    history = fit(model, data.loader("train", seed=seed), args.epochs, lr=args.lr, lr_decay=args.lr_decay,
-                  warmup=args.warmup, label_smoothing=args.smoothing, coverage=args.coverage, progress=False,
-                  verbose=args.verbose,
-                  valid_loader=data.loader("valid") if args.verbose else None)
-    train_seconds = sum(history.epoch_time)
+def run(args, recipe, corpus, seed: int) -> dict:
+    # train_or_load: a run with a notebook's recipe, data and seed fills the model cache the notebook then loads
+    # (and a repeated run loads it; its seconds are those measured when it was trained)
+    model, history = train_or_load(f"{args.model} seed {seed}", recipe.config, corpus, seed=seed, validate=True,
+                                   verbose=args.verbose, progress=False, **recipe.training())
     model.eval()
-    groups, sources = defaultdict(list), {}
-    for p in data.test:
-        groups[normalize(p.src)].append(p.tgt_words)
-        sources[normalize(p.src)] = p.src_tokens
-    keys = list(groups)
-    bleu = {}
-    for name, k in (("greedy", 1), ("beam", 5)):
-        hyps = beam_hypotheses(model, [sources[key] for key in keys], data.src_vocab, data.tgt_vocab, beam_size=k)
-        bleu[name] = multi_reference_bleu([data.target_words(data.tgt_vocab.decode(h[0].ids)) for h in hyps],
-                                          [groups[key] for key in keys])
-    held_out = data.valid + data.test
-    maps = teacher_forced_attention(model, data, pairs=held_out)
-    on_eos = total = 0
-    offsets = {"names": [], "nouns": []}
-    for p, w in zip(held_out, maps):
-        if data.src_subwords is not None:
-            w = word_attention(w, p.src_tokens, p.tgt_tokens)
-        peaks = w[:-1].argmax(1)
-        on_eos += int((peaks == w.size(1) - 1).sum())
-        total += peaks.numel()
-        for group, words in (("names", NAMES), ("nouns", LEXICON.keys() - NAMES)):
-            offsets[group] += anchor_offsets(w, p.src_words, p.tgt_words, {k: LEXICON[k] for k in words})
-    share = {group: (sum(o == 0 for o in v) / max(1, len(v)), sum(abs(o) <= 1 for o in v) / max(1, len(v)))
-             for group, v in offsets.items()}
-    return dict(seconds=train_seconds, greedy=bleu["greedy"], beam=bleu["beam"], eos=on_eos / total,
-                share=share, params=count_parameters(model), vocab=(len(data.src_vocab), len(data.tgt_vocab)))
+    sources, references = grouped_references(corpus.test)
+    greedy = decode_and_score(model, corpus, sources, references, beam_size=1)
+    beam = decode_and_score(model, corpus, sources, references)
+    result = dict(seconds=round(sum(history.epoch_time), 1), greedy=round(greedy.bleu, 2), beam=round(beam.bleu, 2),
+                  greedy_sentences_per_s=round(greedy.sentences_per_second, 1),
+                  beam_sentences_per_s=round(beam.sentences_per_second, 1),
+                  final_train_loss=round(history.epoch_loss[-1], 4), final_valid_loss=round(history.valid_loss[-1], 4),
+                  params=count_parameters(model), vocab=[len(corpus.src_vocab), len(corpus.tgt_vocab)])
+    if model.decoder.has_attention:
+        held_out = corpus.valid + corpus.test
+        stats = anchor_statistics(word_maps(model, corpus, held_out), held_out, args.lang)
+        result.update(eos=round(stats.eos_share, 4),
+                      anchors={group: round(stats.on_word(group), 4) for group in stats.offsets},
+                      anchor_counts={group: len(v) for group, v in stats.offsets.items()})
+        if isinstance(recipe.config, TransformerConfig):
+            result["anchors_per_head"] = {
+                f"{layer}.{head}": round(anchor_statistics(word_maps(model, corpus, held_out, (layer, head)),
+                                                           held_out, args.lang).on_word(), 4)
+                for layer in range(recipe.config.layers) for head in range(recipe.config.heads)}
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=sorted(RECIPES), default="rnn",
+                        help="rnn: notebook 06's Luong model; vanilla: no attention; transformer: notebook 08's")
+    parser.add_argument("--lang", choices=[code for code in LANGUAGES if code != "en"], default="fr",
+                        help="source language (the target is English)")
     parser.add_argument("--units", choices=["words", "subwords"], default="subwords")
-    parser.add_argument("--vocab", type=int, default=2000, help="pieces per language (subwords)")
-    parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--lr", type=float, default=3e-3)
-    parser.add_argument("--lr-decay", type=float, default=1.0)
-    parser.add_argument("--warmup", type=int, default=0)
-    parser.add_argument("--smoothing", type=float, default=0.0)
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--emb", type=int, default=128)
-    parser.add_argument("--hidden", type=int, default=192)
-    parser.add_argument("--dropout", type=float, default=0.1)
-    parser.add_argument("--init", choices=["encoder", "zeros"], default="encoder")
-    parser.add_argument("--coverage", type=float, default=1.0)
+    parser.add_argument("--vocab", type=int, default=SUBWORDS, help="pieces per language (subwords)")
+    parser.add_argument("--batch", type=int, default=BATCH_SIZE)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    group = parser.add_argument_group("training (default: the model's recipe)")
+    group.add_argument("--epochs", type=int)
+    group.add_argument("--lr", type=float)
+    group.add_argument("--lr-decay", type=float)
+    group.add_argument("--warmup", type=int, help="steps of linear learning-rate warm-up")
+    group.add_argument("--smoothing", type=float, help="label smoothing")
+    group.add_argument("--coverage", type=float, help="weight of the coverage penalty (models with attention)")
+    group = parser.add_argument_group("RNN models (default: the model's recipe)")
+    group.add_argument("--emb", type=int)
+    group.add_argument("--hidden", type=int)
+    group.add_argument("--init", choices=["encoder", "zeros"])
+    group = parser.add_argument_group("Transformer (default: the model's recipe)")
+    group.add_argument("--d-model", type=int)
+    group.add_argument("--heads", type=int)
+    group.add_argument("--ff", type=int, help="feed-forward width")
+    group.add_argument("--layers", type=int)
+    group.add_argument("--norm", choices=["pre", "post"])
+    parser.add_argument("--dropout", type=float)
+    parser.add_argument("--results", default=str(RESULTS.relative_to(ROOT)),
+                        help="JSON-lines file to append each run to ('' records nothing)")
+    parser.add_argument("--note", default="", help="a label stored with each run (notebook 08 reads 'seeds' and "
+                                                   "'ablation: <the change>')")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="also write this run's seeds, with the command, to one JSON file (notebook 06 prints "
+                             "results/coverage0_subwords.json)")
     parser.add_argument("--verbose", action="store_true")
-    parser.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
     args = parser.parse_args()
-    splits = notebook_pairs()
-    print(" ".join(sys.argv[1:]), f"(threads {torch.get_num_threads()})", flush=True)
+    family = TRANSFORMER_FLAGS if isinstance(RECIPES[args.model].config, TransformerConfig) else RNN_FLAGS
+    wrong = [f"--{a.replace('_', '-')}" for a in {**RNN_FLAGS, **TRANSFORMER_FLAGS}
+             if a not in family and getattr(args, a) is not None]
+    if wrong:
+        parser.error(f"{', '.join(wrong)} does not apply to --model {args.model}")
+    recipe = recipe_from(args)
+    use_cpu_threads()          # the notebooks' two threads, or SEQ2SEQ_CPU_THREADS
+    if recipe.coverage and not isinstance(recipe.config, TransformerConfig) and recipe.config.decoder == "vanilla":
+        parser.error("--coverage needs a model with attention (--model vanilla has none)")
+    corpora = real_corpora(real_splits(args.lang), args.lang, args.vocab, args.batch)
+    corpus = corpora[args.units]
+    command = " ".join(["python", "scripts/real_data_recipes.py", *sys.argv[1:]])
+    print(command, f"(threads {torch.get_num_threads()})", flush=True)
     results = []
     for seed in args.seeds:
-        r = run(args, splits, seed)
-        r["seed"] = seed
-        results.append(r)
+        load = os.getloadavg()[0]
+        r = run(args, recipe, corpus, seed)
+        results.append(dict(r, seed=seed))
         if args.json is not None:                    # after every seed: a long run stopped early keeps what it did
-            write_results(args.json, results)
-        anchors = "  ".join(f"{group} on {on:4.0%} near {near:4.0%}" for group, (on, near) in r["share"].items())
+            write_json(args.json, results, command)
+        anchors = "  ".join(f"{g} on {share:4.0%}" for g, share in r.get("anchors", {}).items())
         print(f"  seed {seed}: train {r['seconds']:5.1f} s  greedy {r['greedy']:5.1f}  beam {r['beam']:5.1f}  "
-              f"peaks on <eos> {r['eos']:5.1%}  {anchors}  params {r['params']:,} vocab {r['vocab']}", flush=True)
+              + (f"peaks on <eos> {r['eos']:5.1%}  {anchors}  " if "eos" in r else "")
+              + f"params {r['params']:,} vocab {tuple(r['vocab'])}  (load {load:.1f})", flush=True)
+        if args.results:
+            row = dict(time=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                       command=command, note=args.note, model=args.model, lang=args.lang, units=args.units,
+                       vocab_size=args.vocab, batch_size=args.batch, seed=seed, config=config_to_dict(recipe.config),
+                       training={k: v for k, v in recipe.__dict__.items() if k != "config"},
+                       environment=dict(torch=torch.__version__, threads=torch.get_num_threads(),
+                                        cpus=os.cpu_count(), machine=platform.machine(), load_at_start=round(load, 2)),
+                       **r)
+            path = ROOT / args.results if not Path(args.results).is_absolute() else Path(args.results)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
     if len(results) > 1:
         def mean(key):
             values = [r[key] for r in results]
-            return f"{statistics.mean(values):.1f} ({min(values):.1f}–{max(values):.1f})"
-        print(f"  mean: train {mean('seconds')} s  greedy {mean('greedy')}  beam {mean('beam')}", flush=True)
+            return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
+        print(f"  mean ± sd: train {mean('seconds')} s  greedy {mean('greedy')}  beam {mean('beam')}", flush=True)
 
 
-def write_results(path: Path, results: list[dict]) -> None:
-    """The per-seed results and the command that made them, as JSON (what notebook 06 prints)."""
-    command = "python scripts/real_data_recipes.py " + " ".join(sys.argv[1:])
-    rows = [{"seed": r["seed"], "train_seconds": round(r["seconds"], 1), "greedy_bleu": round(r["greedy"], 2),
-             "beam_bleu": round(r["beam"], 2), "peaks_on_eos": round(r["eos"], 4),
-             "anchors_on_word": {group: round(on, 4) for group, (on, _) in r["share"].items()},
-             "anchors_within_one": {group: round(near, 4) for group, (_, near) in r["share"].items()}}
+def write_json(path: Path, results: list[dict], command: str) -> None:
+    """The per-seed results and the command that made them, as one JSON file (what notebook 06 prints)."""
+    rows = [{"seed": r["seed"], "train_seconds": r["seconds"], "greedy_bleu": r["greedy"], "beam_bleu": r["beam"],
+             **({"peaks_on_eos": r["eos"], "anchors_on_word": r["anchors"]} if "eos" in r else {})}
             for r in results]
-    data_file = find_tatoeba().name
+    record = {"command": command, "torch": torch.__version__, "threads": torch.get_num_threads(), "runs": rows}
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"command": command, "data": data_file, "torch": torch.__version__,
-              "threads": torch.get_num_threads(), "runs": rows}
     path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {path}", flush=True)
 

@@ -20,14 +20,15 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-REAL_DATA_NOTEBOOK = "06_real_french_english.ipynb"
+REAL_DATA_NOTEBOOKS = ("06_real_french_english.ipynb", "08_transformer_real_sentences.ipynb")
+REAL_DATA_NOTEBOOK = REAL_DATA_NOTEBOOKS[0]
 
 
 def pytest_collection_modifyitems(config, items):
-    """Notebook 06 needs the Tatoeba pairs. When they cannot be found or downloaded, its cells are
-    reported as *skipped*, with the reason and how to get the data (``-rs`` prints it), never run
-    into an error or passed silently."""
-    notebook = [item for item in items if item.path.name == REAL_DATA_NOTEBOOK]
+    """Notebooks 06 and 08 need the Tatoeba pairs. When they cannot be found or downloaded, their
+    cells are reported as *skipped*, with the reason and how to get the data (``-rs`` prints it),
+    never run into an error or passed silently."""
+    notebook = [item for item in items if item.path.name in REAL_DATA_NOTEBOOKS]
     if not notebook:
         return
     from utils.download import DataUnavailableError, find_tatoeba
@@ -35,7 +36,7 @@ def pytest_collection_modifyitems(config, items):
     try:
         find_tatoeba()  # the mirror, the cache, or a download (which the notebook then reuses)
     except DataUnavailableError as error:
-        skip = pytest.mark.skip(reason=f"{REAL_DATA_NOTEBOOK} needs the Tatoeba data. {error}")
+        skip = pytest.mark.skip(reason=f"{' and '.join(REAL_DATA_NOTEBOOKS)} need the Tatoeba data. {error}")
         for item in notebook:
             item.add_marker(skip)
 

@@ -147,7 +147,7 @@ def load_checkpoint(path: str | Path, src_vocab: Vocab, tgt_vocab: Vocab,
 
 
 def train_or_load(name: str, config: Config, data: ParallelData, *, epochs: int = 3, lr: float = 1e-2,
-                  lr_decay: float = 0.1, coverage: float = 0.0,
+                  lr_decay: float = 0.1, coverage: float = 0.0, warmup: int = 0, label_smoothing: float = 0.0,
                   teacher_forcing: float | Callable[[int], float] = 1.0, schedule_name: str = "",
                   seed: int = 0, device: torch.device | str = "cpu", use_cache: bool = True,
                   validate: bool = False, verbose: bool = True, progress: bool = True) -> tuple[Seq2Seq, History]:
@@ -160,7 +160,8 @@ def train_or_load(name: str, config: Config, data: ParallelData, *, epochs: int 
     reversal, the torch version and the source of the modules that build and train the model
     (:data:`CODE_FINGERPRINT`). ``schedule_name`` must describe a callable ``teacher_forcing``.
     ``validate=True`` records the validation loss after every epoch (``history.valid_loss``);
-    ``coverage`` weighs :func:`utils.train.coverage_penalty` in the loss (0: none).
+    ``coverage`` weighs :func:`utils.train.coverage_penalty` in the loss (0: none); ``warmup``
+    (steps) and ``label_smoothing`` are :func:`utils.train.fit`'s (0: none, notebook 08's Transformer).
     The model carries a :class:`~utils.provenance.TrainedWith` record: its vocabularies, the
     longest training source and the source order, which :mod:`utils.translate` checks and uses.
     """
@@ -169,7 +170,9 @@ def train_or_load(name: str, config: Config, data: ParallelData, *, epochs: int 
     key = json.dumps([config_to_dict(config), epochs, lr, lr_decay, schedule_name or teacher_forcing, seed,
                       data.reverse_source, data.batch_size, len(data.train), data_fingerprint(data),
                       data.src_vocab.itos, data.tgt_vocab.itos, torch.__version__, CODE_FINGERPRINT]
-                     + (["validate"] if validate else []) + ([f"coverage {coverage}"] if coverage else []),
+                     + (["validate"] if validate else []) + ([f"coverage {coverage}"] if coverage else [])
+                     + ([f"warmup {warmup}"] if warmup else [])
+                     + ([f"smoothing {label_smoothing}"] if label_smoothing else []),
                      sort_keys=True)
     path = MODEL_CACHE / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"  # same setup, same file
     record = TrainedWith.of(data.src_vocab, data.tgt_vocab, data.longest_source, data.reverse_source)
@@ -184,7 +187,7 @@ def train_or_load(name: str, config: Config, data: ParallelData, *, epochs: int 
     model.trained_with = record
     start = time.perf_counter()
     history = fit(model, data.loader("train", seed=seed), epochs, lr=lr, lr_decay=lr_decay, coverage=coverage,
-                  teacher_forcing=teacher_forcing,
+                  warmup=warmup, label_smoothing=label_smoothing, teacher_forcing=teacher_forcing,
                   valid_loader=data.loader("valid") if validate else None,
                   device=device, pad_id=data.tgt_vocab.pad_id, verbose=verbose, progress=progress)
     if verbose:

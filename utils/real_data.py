@@ -1,0 +1,204 @@
+"""The real-data pipeline of notebooks 06 and 08 and ``scripts/real_data_recipes.py``, in one place.
+
+Tatoeba pairs → the short pairs a CPU budget allows (:func:`select_pairs`) → a split that cannot
+leak (:func:`real_splits`) → words or subword pieces (:func:`real_corpora`) → the test sentences
+with all their references (:func:`grouped_references`) → multi-reference BLEU on words, greedy or
+beam (:func:`decode_and_score`) → where attention peaks on anchor words (:func:`word_maps`,
+:func:`anchor_statistics`). :data:`RECIPES` holds the trained models' settings, the script's
+defaults (a test checks the notebooks write the same).
+"""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from utils.alignment import teacher_forced_attention
+from utils.build import Config
+from utils.data import load_tatoeba, split_by_sentence
+from utils.download import find_tatoeba
+from utils.languages import ANCHOR_NAMES, ANCHOR_WORDS
+from utils.metrics import anchor_offsets, multi_reference_bleu
+from utils.models import RNNConfig
+from utils.parallel_data import ParallelData, TextPair
+from utils.search import Hypothesis
+from utils.seq2seq import Seq2Seq
+from utils.subwords import word_attention
+from utils.text import normalize, tokenize
+from utils.transformer import TransformerConfig
+from utils.translate import beam_hypotheses
+
+MAX_TOKENS = 10            # at most this many tokens on each side of a pair
+N_PAIRS = 18_000           # keep this many pairs, those with the shortest English sentences
+SPLIT = (0.8, 0.1, 0.1)    # train, valid, test shares (by sentence: see utils.data.split_by_sentence)
+SPLIT_SEED = 0
+MIN_FREQ = 2               # a word enters the word vocabulary when seen this often in training
+SUBWORDS = 2000            # subword pieces per language
+BATCH_SIZE = 64
+BEAM_SIZE, ALPHA = 5, 0.6  # beam search: beams, length penalty
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A model and how it is trained: :func:`utils.checkpoints.train_or_load`'s settings."""
+
+    config: Config
+    epochs: int
+    lr: float
+    lr_decay: float = 1.0
+    coverage: float = 0.0
+    warmup: int = 0
+    label_smoothing: float = 0.0
+
+    def training(self) -> dict:
+        """The keyword arguments of ``train_or_load`` (besides config and data)."""
+        settings = {k: v for k, v in asdict(self).items() if k != "config"}
+        return {k: v for k, v in settings.items() if v or k in ("epochs", "lr", "lr_decay")}
+
+
+RECIPES: dict[str, Recipe] = {
+    # notebook 06's model: Luong attention (dot) on a bidirectional GRU, with the coverage penalty
+    "rnn": Recipe(RNNConfig(decoder="luong", score="dot", emb_size=128, hidden_size=192, dropout=0.1,
+                            bidirectional=True), epochs=8, lr=3e-3, lr_decay=1.0, coverage=1.0),
+    # the same encoder and sizes, and a decoder without attention (notebook 01's), no coverage (no attention)
+    "vanilla": Recipe(RNNConfig(decoder="vanilla", emb_size=128, hidden_size=192, dropout=0.1,
+                                bidirectional=True), epochs=8, lr=3e-3, lr_decay=1.0),
+    # notebook 08's Transformer: chosen by the ablation in results/real_data_recipes.jsonl
+    "transformer": Recipe(TransformerConfig(d_model=128, heads=4, ff_size=256, layers=2, dropout=0.1, norm="pre"),
+                          epochs=8, lr=2e-3, lr_decay=0.1, warmup=200, label_smoothing=0.1),
+}
+"""The recipes of notebooks 06 (``"rnn"``) and 08 (all three), and the script's defaults."""
+
+
+def is_short(pair: tuple[str, str], lang: str = "fr", max_tokens: int = MAX_TOKENS) -> bool:
+    """Whether both sides of ``(source, english)`` have at most ``max_tokens`` tokens."""
+    src, en = pair
+    return len(tokenize(src, lang)) <= max_tokens and len(tokenize(en, "en")) <= max_tokens
+
+
+def shortest(pairs: list[tuple[str, str]], n_pairs: int = N_PAIRS) -> list[tuple[str, str]]:
+    """The ``n_pairs`` pairs with the shortest English sentences in characters (a stable sort:
+    ties keep the file's order)."""
+    return sorted(pairs, key=lambda pair: len(pair[1]))[:n_pairs]
+
+
+def select_pairs(raw: list[tuple[str, str]], lang: str = "fr", max_tokens: int = MAX_TOKENS,
+                 n_pairs: int = N_PAIRS) -> list[tuple[str, str]]:
+    """The pairs notebooks 06 and 08 train on: short on both sides, then the shortest English."""
+    return shortest([pair for pair in raw if is_short(pair, lang, max_tokens)], n_pairs)
+
+
+def real_splits(lang: str = "fr") -> tuple[list, list, list]:
+    """Train, valid and test ``(source, english)`` pairs of the Tatoeba data for ``lang``
+    (:func:`utils.download.find_tatoeba`), selected and split as the notebooks do."""
+    pairs = select_pairs(load_tatoeba(find_tatoeba(lang), lang), lang)
+    return split_by_sentence(pairs, SPLIT, seed=SPLIT_SEED)
+
+
+def real_corpora(splits: tuple[list, list, list], lang: str = "fr", subwords: int = SUBWORDS,
+                 batch_size: int = BATCH_SIZE) -> dict[str, ParallelData]:
+    """The splits as words (kept if seen :data:`MIN_FREQ` times in training) and as subword
+    pieces (``subwords`` per language): ``{"words": ..., "subwords": ...}``."""
+    words = ParallelData.from_text_pairs(*splits, min_freq=MIN_FREQ, batch_size=batch_size, src_lang=lang)
+    return {"words": words, "subwords": words.with_subwords(subwords)}
+
+
+def grouped_references(test: list[TextPair]) -> tuple[list[list[str]], list[list[list[str]]]]:
+    """Each *distinct* test source sentence once (its word tokens) and all its English
+    references (word tokens): several translations of one sentence all count as correct."""
+    groups, sources = defaultdict(list), {}
+    for p in test:
+        key = normalize(p.src)
+        groups[key].append(p.tgt_words)
+        sources.setdefault(key, p.src_words)
+    return [sources[key] for key in groups], list(groups.values())
+
+
+@dataclass
+class Decoded:
+    """A model's translations of the test sentences: ``hypotheses[i]`` the finished beams of
+    sentence ``i`` (best first), ``words[i]`` the best as English words, the BLEU and the seconds."""
+
+    hypotheses: list[list[Hypothesis]]
+    words: list[list[str]]
+    bleu: float
+    seconds: float
+
+    @property
+    def sentences_per_second(self) -> float:
+        return len(self.words) / self.seconds
+
+
+def decode_and_score(model: Seq2Seq, corpus: ParallelData, sources: list[list[str]],
+                     references: list[list[list[str]]], beam_size: int = BEAM_SIZE, alpha: float = ALPHA) -> Decoded:
+    """Translate word-token ``sources`` with ``model`` (trained on ``corpus``'s units; beam 1 is
+    greedy) and score the words against all ``references`` (:func:`utils.metrics.multi_reference_bleu`)."""
+    start = time.perf_counter()
+    hyps = beam_hypotheses(model, [corpus.source_units(s) for s in sources], corpus.src_vocab, corpus.tgt_vocab,
+                           beam_size=beam_size, alpha=alpha)
+    words = [corpus.target_words(corpus.tgt_vocab.decode(h[0].ids)) for h in hyps]
+    seconds = time.perf_counter() - start
+    return Decoded(hyps, words, multi_reference_bleu(words, references), seconds)
+
+
+def word_maps(model: Seq2Seq, corpus: ParallelData, pairs: list[TextPair],
+              head: tuple[int, int] | None = None) -> list[torch.Tensor]:
+    """Teacher-forced attention on ``pairs``, one ``[English words + 1, source words + 1]`` map per
+    pair (pieces merged into words, :func:`utils.subwords.word_attention`). ``head=(layer, h)``: a
+    Transformer's one cross-attention head instead of the map its decoder reports."""
+    if head is None:
+        maps = teacher_forced_attention(model, corpus, pairs=pairs)
+    else:
+        with model.decoder.showing_head(*head):
+            maps = teacher_forced_attention(model, corpus, pairs=pairs)
+    if corpus.src_subwords is None:
+        return maps
+    return [word_attention(w, p.src_tokens, p.tgt_tokens) for p, w in zip(pairs, maps)]
+
+
+@dataclass
+class AnchorStatistics:
+    """Where English words' attention peaks on held-out pairs: ``offsets[group]`` (``"names"``,
+    ``"nouns"``) lists, for each anchor word, its peak's position minus its translation's
+    (:func:`utils.metrics.anchor_offsets`); ``on_eos`` of ``peaks`` English words peak on the source
+    ``<eos>``, ``punctuation_on_eos`` of them a final ``. ! ?``."""
+
+    offsets: dict[str, list[int]] = field(default_factory=lambda: {"names": [], "nouns": []})
+    peaks: int = 0
+    on_eos: int = 0
+    punctuation_on_eos: int = 0
+
+    def on_word(self, group: str | None = None) -> float:
+        """The share of anchors (of ``group``, or all) whose attention peaks on their translation."""
+        values = self.offsets[group] if group else [o for v in self.offsets.values() for o in v]
+        return sum(o == 0 for o in values) / max(1, len(values))
+
+    @property
+    def eos_share(self) -> float:
+        return self.on_eos / max(1, self.peaks)
+
+
+def anchor_statistics(maps: list[torch.Tensor], pairs: list[TextPair], lang: str = "fr") -> AnchorStatistics:
+    """:class:`AnchorStatistics` of word-level ``maps`` (as :func:`word_maps` gives) on ``pairs``,
+    with the anchor lexicon of ``lang`` (:data:`utils.languages.ANCHOR_WORDS`)."""
+    lexicon = ANCHOR_WORDS[lang]
+    names = set(list(lexicon)[:ANCHOR_NAMES])
+    groups = {"names": {k: lexicon[k] for k in names}, "nouns": {k: v for k, v in lexicon.items() if k not in names}}
+    stats = AnchorStatistics()
+    for p, w in zip(pairs, maps):
+        tgt_words = p.tgt_words
+        rows = w[:len(tgt_words)].argmax(1)                            # the darkest column of each English row
+        on_eos = (rows == w.size(1) - 1).tolist()
+        stats.peaks += len(rows)
+        stats.on_eos += sum(on_eos)
+        stats.punctuation_on_eos += sum(e and word in ".!?" for e, word in zip(on_eos, tgt_words))
+        for group, lex in groups.items():
+            stats.offsets[group] += anchor_offsets(w, p.src_words, tgt_words, lex)
+    return stats
+
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "real_data_recipes.jsonl"
+"""Where ``scripts/real_data_recipes.py`` appends one JSON line per trained model."""
