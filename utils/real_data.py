@@ -24,12 +24,11 @@ from utils.languages import ANCHOR_NAMES, ANCHOR_WORDS
 from utils.metrics import anchor_offsets, multi_reference_bleu
 from utils.models import RNNConfig
 from utils.parallel_data import ParallelData, TextPair
-from utils.search import Hypothesis
 from utils.seq2seq import Seq2Seq
 from utils.subwords import word_attention
 from utils.text import normalize, tokenize
 from utils.transformer import TransformerConfig
-from utils.translate import beam_hypotheses
+from utils.translate import beam_hypotheses, translate_tokens
 
 MAX_TOKENS = 10            # at most this many tokens on each side of a pair
 N_PAIRS = 18_000           # keep this many pairs, those with the shortest English sentences
@@ -119,13 +118,13 @@ def grouped_references(test: list[TextPair]) -> tuple[list[list[str]], list[list
 
 @dataclass
 class Decoded:
-    """A model's translations of the test sentences: ``hypotheses[i]`` the finished beams of
-    sentence ``i`` (best first), ``words[i]`` the best as English words, the BLEU and the seconds."""
+    """A model's translations of the test sentences: ``words[i]`` sentence ``i``'s as English
+    words, the BLEU, the seconds decoding took and how (``"greedy, in batches"`` or ``"beam k"``)."""
 
-    hypotheses: list[list[Hypothesis]]
     words: list[list[str]]
     bleu: float
     seconds: float
+    search: str
 
     @property
     def sentences_per_second(self) -> float:
@@ -134,14 +133,25 @@ class Decoded:
 
 def decode_and_score(model: Seq2Seq, corpus: ParallelData, sources: list[list[str]],
                      references: list[list[list[str]]], beam_size: int = BEAM_SIZE, alpha: float = ALPHA) -> Decoded:
-    """Translate word-token ``sources`` with ``model`` (trained on ``corpus``'s units; beam 1 is
-    greedy) and score the words against all ``references`` (:func:`utils.metrics.multi_reference_bleu`)."""
+    """Translate word-token ``sources`` with ``model`` (trained on ``corpus``'s units) and score the
+    words against all ``references`` (:func:`utils.metrics.multi_reference_bleu`).
+
+    ``beam_size=1`` is greedy search, run in batches of 128 sentences (the same words as one at a
+    time: ``tests/test_transformer.py`` checks a beam of one is greedy); a beam search takes one
+    sentence at a time, as :func:`utils.search.beam_search` does."""
     start = time.perf_counter()
-    hyps = beam_hypotheses(model, [corpus.source_units(s) for s in sources], corpus.src_vocab, corpus.tgt_vocab,
-                           beam_size=beam_size, alpha=alpha)
-    words = [corpus.target_words(corpus.tgt_vocab.decode(h[0].ids)) for h in hyps]
+    units = [corpus.source_units(s) for s in sources]
+    if beam_size == 1:
+        hyps, _ = translate_tokens(model, units, corpus.src_vocab, corpus.tgt_vocab)
+        search = "greedy, in batches"
+    else:
+        hyps = [corpus.tgt_vocab.decode(h[0].ids) for h in beam_hypotheses(model, units, corpus.src_vocab,
+                                                                           corpus.tgt_vocab, beam_size=beam_size,
+                                                                           alpha=alpha)]
+        search = f"beam {beam_size}"
+    words = [corpus.target_words(h) for h in hyps]
     seconds = time.perf_counter() - start
-    return Decoded(hyps, words, multi_reference_bleu(words, references), seconds)
+    return Decoded(words, multi_reference_bleu(words, references), seconds, search)
 
 
 def word_maps(model: Seq2Seq, corpus: ParallelData, pairs: list[TextPair],
