@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from utils.build import config_to_dict  # noqa: E402
 from utils.checkpoints import train_or_load  # noqa: E402
+from utils.download import find_tatoeba  # noqa: E402
 from utils.languages import LANGUAGES  # noqa: E402
 from utils.real_data import (  # noqa: E402
     BATCH_SIZE,
@@ -159,7 +160,7 @@ def main() -> None:
         r = run(args, recipe, corpus, seed)
         results.append(dict(r, seed=seed))
         if args.json is not None:                    # after every seed: a long run stopped early keeps what it did
-            write_json(args.json, results, command)
+            write_json(args.json, results, command, find_tatoeba(args.lang).name)
         anchors = "  ".join(f"{g} on {share:4.0%}" for g, share in r.get("anchors", {}).items())
         print(f"  seed {seed}: train {r['seconds']:5.1f} s  greedy {r['greedy']:5.1f}  beam {r['beam']:5.1f}  "
               + (f"peaks on <eos> {r['eos']:5.1%}  {anchors}  " if "eos" in r else "")
@@ -183,12 +184,13 @@ def main() -> None:
         print(f"  mean ± sd: train {mean('seconds')} s  greedy {mean('greedy')}  beam {mean('beam')}", flush=True)
 
 
-def write_json(path: Path, results: list[dict], command: str) -> None:
+def write_json(path: Path, results: list[dict], command: str, data_file: str) -> None:
     """The per-seed results and the command that made them, as one JSON file (what notebook 06 prints)."""
     rows = [{"seed": r["seed"], "train_seconds": r["seconds"], "greedy_bleu": r["greedy"], "beam_bleu": r["beam"],
              **({"peaks_on_eos": r["eos"], "anchors_on_word": r["anchors"]} if "eos" in r else {})}
             for r in results]
-    record = {"command": command, "torch": torch.__version__, "threads": torch.get_num_threads(), "runs": rows}
+    record = {"command": command, "data": data_file, "torch": torch.__version__, "threads": torch.get_num_threads(),
+              "runs": rows}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {path}", flush=True)
