@@ -431,7 +431,7 @@ def main() -> int:
     try:
         import selenium  # noqa: F401
     except ImportError:
-        print("browser check cannot run: selenium is not installed (pip install -r requirements.txt)")
+        print("browser check cannot run: selenium is not installed (pip install -r requirements-dev.txt)")
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
     for old in args.out.glob("*.png"):

@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             import selenium  # noqa: F401
         except ImportError:
-            print("site check cannot open a browser: selenium is not installed (pip install -r requirements.txt)")
+            print("site check cannot open a browser: selenium is not installed (pip install -r requirements-dev.txt)")
             return 2
         args.out.mkdir(parents=True, exist_ok=True)
         for old in args.out.glob("*.png"):
