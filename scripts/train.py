@@ -15,8 +15,8 @@ batches in the same order as ``fit``. After every epoch it prints the training a
 and greedy BLEU on (up to ``--bleu-sentences`` of) the validation sentences, and writes to ``--out``:
 
 * ``model.pt`` — a checkpoint :func:`utils.checkpoints.load_checkpoint` reads, as notebook 06 does
-  (its ``extra`` holds the settings, BLEU per epoch and the subword models); also written when a
-  run stops early, with the weights it has then;
+  (its ``extra`` holds the settings, BLEU per epoch and the subword models as tensors, which
+  ``Subwords.from_tensor`` reads); also written when a run stops early, with the weights it has then;
 * ``resume.pt`` — that plus the optimizer, learning-rate schedule, random-number generators and
   the place in the data order (epoch, step): ``--resume`` continues exactly where it stopped
   (also written every ``--save-every`` steps and when ``--stop-after-steps`` / ``--minutes`` stop it).
@@ -309,7 +309,7 @@ def train(args, config, recipe: Recipe, data_settings: DataSettings, procs: dist
             return
         out.mkdir(parents=True, exist_ok=True)
         extra = {"identity": identity, "epochs_done": epoch - 1, "steps": step, "bleu": bleus,
-                 "subwords": [data.src_subwords.model_proto, data.tgt_subwords.model_proto]
+                 "subwords": [data.src_subwords.to_tensor(), data.tgt_subwords.to_tensor()]
                  if data.src_subwords is not None else None}
         if model_too:
             tmp = out / "model.pt.tmp"

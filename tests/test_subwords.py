@@ -39,6 +39,17 @@ def test_training_is_deterministic():
     assert a.model_proto == b.model_proto
 
 
+def test_round_trips_through_a_weights_only_checkpoint(subwords, tmp_path):
+    """Checkpoints hold the model as a uint8 tensor: torch 2.3's weights-only loader refuses bytes."""
+    torch.save({"subwords": subwords.to_tensor()}, tmp_path / "blob.pt")
+    again = Subwords.from_tensor(torch.load(tmp_path / "blob.pt", weights_only=True)["subwords"])
+    assert again.model_proto == subwords.model_proto and again.encode(["courez"]) == subwords.encode(["courez"])
+    with pytest.raises(TypeError, match="uint8 tensor"):
+        Subwords.from_tensor(subwords.model_proto)
+    with pytest.raises(TypeError, match="float32"):
+        Subwords.from_tensor(subwords.to_tensor().float())
+
+
 def test_pickles_with_its_model(subwords):
     again = pickle.loads(pickle.dumps(subwords))
     assert again.encode(["courez"]) == subwords.encode(["courez"]) and len(again) == len(subwords)

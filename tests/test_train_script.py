@@ -171,7 +171,7 @@ def test_checkpoint_loads_with_load_checkpoint_and_translates(corpus, tmp_path):
     data = train_script.build_data(train_script.load_pairs(args, settings)[1], "fr", settings, recipe.batch_size)
     model, history, extra = load_checkpoint(tmp_path / "model.pt", data.src_vocab, data.tgt_vocab)
     assert len(history.epoch_loss) == 1 and len(history.valid_loss) == 1
-    subwords = tuple(Subwords(proto) for proto in extra["subwords"])
+    subwords = tuple(Subwords.from_tensor(tensor) for tensor in extra["subwords"])
     assert [s.model_proto for s in subwords] == [data.src_subwords.model_proto, data.tgt_subwords.model_proto]
     result = translate(model, "le chat mange.", data.src_vocab, data.tgt_vocab, lang="fr", subwords=subwords)
     assert result.output and result.attention.shape == (len(result.output) + 1, len(result.source) + 1)

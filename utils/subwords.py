@@ -19,6 +19,8 @@ from __future__ import annotations
 import io
 from typing import Iterable, Sequence
 
+import torch
+
 MARK = "\u2581"  # ▁ — sentencepiece's "a new word starts here"
 
 
@@ -84,6 +86,22 @@ class Subwords:
 
     def __len__(self) -> int:
         return self._sp.get_piece_size()
+
+    def to_tensor(self) -> torch.Tensor:
+        """The model as a uint8 tensor: what a checkpoint stores. ``torch.load(weights_only=True)``
+        reads tensors in every torch build, while Python ``bytes`` it reads only in newer ones
+        (torch 2.3, the classic stack's, refuses them)."""
+        return torch.frombuffer(bytearray(self.model_proto), dtype=torch.uint8).clone()
+
+    @classmethod
+    def from_tensor(cls, tensor: torch.Tensor) -> "Subwords":
+        """The inverse of :meth:`to_tensor`."""
+        if not isinstance(tensor, torch.Tensor):
+            raise TypeError(f"expected the uint8 tensor of Subwords.to_tensor, got a {type(tensor).__name__}")
+        if tensor.dtype != torch.uint8 or tensor.dim() != 1:
+            raise TypeError(f"expected the 1-D uint8 tensor of Subwords.to_tensor, got {tensor.dtype} of shape "
+                            f"{tuple(tensor.shape)}")
+        return cls(tensor.cpu().numpy().tobytes())
 
     def __getstate__(self):            # picklable (checkpoints): the processor is rebuilt from the bytes
         return {"model_proto": self.model_proto}
