@@ -75,6 +75,9 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="delete the model cache first")
     parser.add_argument("names", nargs="*", help="notebook names or paths (default: all, in order)")
     args = parser.parse_args()
+    if os.environ.get("SEQ2SEQ_SEED", "0").strip() not in ("", "0"):
+        raise SystemExit("SEQ2SEQ_SEED is set: the committed outputs are seed 0 (scripts/claims.py runs other seeds "
+                         "without saving)")
     os.environ["TQDM_DISABLE"] = "1"
     if args.fresh:
         shutil.rmtree(ROOT / "data" / "cache" / "models", ignore_errors=True)

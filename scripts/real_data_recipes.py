@@ -80,7 +80,7 @@ def run(args, recipe, corpus, seed: int) -> dict:
     # train_or_load: a run with a notebook's recipe, data and seed fills the model cache the notebook then loads
     # (and a repeated run loads it; its seconds are those measured when it was trained)
     model, history = train_or_load(f"{args.model} seed {seed}", recipe.config, corpus, seed=seed, validate=True,
-                                   verbose=args.verbose, progress=False, **recipe.training())
+                                   verbose=args.verbose, **recipe.training())
     model.eval()
     sources, references = grouped_references(corpus.test)
     greedy = decode_and_score(model, corpus, sources, references, beam_size=1)

@@ -58,7 +58,7 @@ from utils.provenance import TrainedWith, fingerprint  # noqa: E402
 from utils.runtime import THREADS_ENV, get_device, seed_everything  # noqa: E402
 from utils.seq2seq import count_parameters  # noqa: E402
 from utils.text import normalize, tokenize  # noqa: E402
-from utils.train import History, coverage_penalty, evaluate, sequence_loss, warmup_then_decay  # noqa: E402
+from utils.train import CLIP_NORM, History, coverage_penalty, evaluate, sequence_loss, warmup_then_decay  # noqa: E402
 from utils.transformer import TransformerConfig  # noqa: E402
 from utils.translate import translate_tokens  # noqa: E402
 
@@ -73,7 +73,7 @@ class Recipe:
     lr: float = 3e-3
     lr_decay: float = 1.0          # the learning rate falls linearly to lr * lr_decay by the last step
     warmup: int = 0                # steps of linear warm-up
-    clip: float = 1.0              # gradient norm clipping
+    clip: float = CLIP_NORM        # gradient norm clipping (fit's)
     label_smoothing: float = 0.0
     coverage: float = 0.0          # weight of utils.train.coverage_penalty (a model with attention)
     teacher_forcing: float = 1.0   # probability of feeding the gold previous word

@@ -71,7 +71,7 @@ def main() -> None:
                     start = time.perf_counter()
                     history = fit(model, data.loader("train", seed=seed), args.epochs, lr=lr, lr_decay=0.1,
                                   warmup=warmup, valid_loader=data.loader("valid"), device=device,
-                                  pad_id=data.tgt_vocab.pad_id, progress=False, verbose=False)
+                                  pad_id=data.tgt_vocab.pad_id, verbose=False)
                     seconds = time.perf_counter() - start
                     steps = history.step_loss
                     bleu = translate_and_score(model, data).bleu if math.isfinite(steps[-1]) else float("nan")

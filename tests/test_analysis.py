@@ -10,9 +10,10 @@ import torch.nn as nn
 from conftest import make_data, tiny_model
 
 from utils.alignment import attention_aer, teacher_forced_attention
-from utils.corpus import SentencePair, generate_splits
+from utils.corpus import generate_splits
 from utils.evaluation import translate_and_score
 from utils.exposure_bias import after_a_mistake, back_on_track, both_ways, gradient_agreement
+from utils.pairs import SentencePair
 from utils.parallel_data import ParallelData
 from utils.probes import gradient_by_source_position, probe_final_state
 from utils.seq2seq import teacher_forced_loop
@@ -124,8 +125,8 @@ class DiagonalAttention(nn.Module):
         return None, weights
 
 
-HAND_MADE = [SentencePair("le chat dort .", "the cat sleeps .", ((0, 0), (1, 1), (2, 2), (3, 3))),
-             SentencePair("une voiture rouge .", "a red car .", ((0, 0), (1, 2), (2, 1), (3, 3)))]
+HAND_MADE = [SentencePair.tokenized("le chat dort .", "the cat sleeps .", alignment=((0, 0), (1, 1), (2, 2), (3, 3))),
+             SentencePair.tokenized("une voiture rouge .", "a red car .", alignment=((0, 0), (1, 2), (2, 1), (3, 3)))]
 
 
 def test_teacher_forced_attention_and_aer_on_a_diagonal_model():
@@ -350,8 +351,9 @@ def test_probe_baseline_guesses_the_most_common_training_word(data):
     # the baseline may only know the training sentences: a baseline that picked the most common
     # *test* word would use the answers it is scored on
     long = "le chat voit la fille sous les arbres du jardin ."             # 11 tokens: above min_len
-    train = [SentencePair(long, "x", ())] * 9 + [SentencePair(long.replace("le ", "un ", 1), "x", ())]
-    test = [SentencePair(long.replace("le ", "un ", 1), "x", ())] * 4 + [SentencePair(long, "x", ())]
+    other = long.replace("le ", "un ", 1)
+    train = [SentencePair.tokenized(long, "x")] * 9 + [SentencePair.tokenized(other, "x")]
+    test = [SentencePair.tokenized(other, "x")] * 4 + [SentencePair.tokenized(long, "x")]
     fake = make_data({"train": train, "valid": test[:1], "test": test[1:]})
     _, baseline = probe_final_state(FinalState(len(fake.src_vocab), position=None), fake, positions=[1], min_len=5,
                                     steps=1)

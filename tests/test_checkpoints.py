@@ -16,12 +16,12 @@ from utils.train import History
 def test_train_or_load_validate_records_valid_loss(data, tmp_path, monkeypatch):
     monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
     config = RNNConfig(decoder="luong", **TINY)
-    _, plain = train_or_load("tiny", config, data, epochs=2, progress=False, verbose=False)
-    _, checked = train_or_load("tiny", config, data, epochs=2, validate=True, progress=False, verbose=False)
+    _, plain = train_or_load("tiny", config, data, epochs=2, verbose=False)
+    _, checked = train_or_load("tiny", config, data, epochs=2, validate=True, verbose=False)
     assert plain.valid_loss == [] and len(checked.valid_loss) == 2
     assert len(list(tmp_path.glob("*.pt"))) == 2               # a separate cache entry
     assert checked.step_loss == plain.step_loss                # validating does not change training
-    _, again = train_or_load("tiny", config, data, epochs=2, validate=True, progress=False, verbose=False)
+    _, again = train_or_load("tiny", config, data, epochs=2, validate=True, verbose=False)
     assert again.valid_loss == checked.valid_loss
 
 
@@ -145,9 +145,9 @@ def test_train_or_load_records_what_the_model_was_trained_with(splits, tmp_path,
         data = make_data(splits, reverse_source=reverse)
         longest = max(len(p.src_tokens) for p in splits["train"])
         expected = TrainedWith.of(data.src_vocab, data.tgt_vocab, longest, reverse)
-        trained, _ = train_or_load("t", config, data, epochs=1, progress=False, verbose=False)
+        trained, _ = train_or_load("t", config, data, epochs=1, verbose=False)
         assert trained_with(trained) == expected and expected.max_src_len == longest
-        loaded, _ = train_or_load("t", config, data, epochs=1, progress=False, verbose=False)   # from the cache
+        loaded, _ = train_or_load("t", config, data, epochs=1, verbose=False)   # from the cache
         assert trained_with(loaded) == expected
         (path,) = (tmp_path / str(reverse)).glob("*.pt")
         assert trained_with(load_checkpoint(path, data.src_vocab, data.tgt_vocab)[0]) == expected
@@ -156,12 +156,12 @@ def test_train_or_load_records_what_the_model_was_trained_with(splits, tmp_path,
 def test_train_or_load_fills_the_record_of_an_older_cached_file(data, tmp_path, monkeypatch):
     monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
     config = RNNConfig(decoder="luong", **TINY)
-    train_or_load("t", config, data, epochs=1, progress=False, verbose=False)
+    train_or_load("t", config, data, epochs=1, verbose=False)
     (path,) = tmp_path.glob("*.pt")
     blob = torch.load(path, weights_only=True)
     del blob["trained_with"]                                  # as saved before checkpoints kept it
     torch.save(blob, path)
-    loaded, _ = train_or_load("t", config, data, epochs=1, progress=False, verbose=False)
+    loaded, _ = train_or_load("t", config, data, epochs=1, verbose=False)
     assert trained_with(loaded).max_src_len == data.longest_source
 
 def test_train_or_load_uses_the_cache(data, tmp_path, monkeypatch, capsys):
@@ -175,28 +175,28 @@ def test_train_or_load_uses_the_cache(data, tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(checkpoints, "fit", counting_fit)
     config = RNNConfig(decoder="luong", **TINY)
-    model1, history1 = train_or_load("tiny", config, data, epochs=1, progress=False)
+    model1, history1 = train_or_load("tiny", config, data, epochs=1)
     assert len(calls) == 1 and len(list(tmp_path.glob("*.pt"))) == 1
     assert len(history1.step_loss) == len(data.loader("train"))
-    model2, history2 = train_or_load("tiny", config, data, epochs=1, progress=False)
+    model2, history2 = train_or_load("tiny", config, data, epochs=1)
     assert len(calls) == 1                                    # loaded, not trained again
     assert "loaded" in capsys.readouterr().out
     assert history2 == history1
     for a, b in zip(model1.state_dict().values(), model2.state_dict().values()):
         assert torch.equal(a, b)
     # anything that shapes the model is a different cache entry
-    train_or_load("tiny", config, data, epochs=1, lr=5e-3, progress=False, verbose=False)
+    train_or_load("tiny", config, data, epochs=1, lr=5e-3, verbose=False)
     assert len(calls) == 2 and len(list(tmp_path.glob("*.pt"))) == 2
     # use_cache=False trains and writes nothing
-    train_or_load("tiny", config, data, epochs=1, use_cache=False, progress=False, verbose=False)
+    train_or_load("tiny", config, data, epochs=1, use_cache=False, verbose=False)
     assert len(calls) == 3 and len(list(tmp_path.glob("*.pt"))) == 2
 
 
 def test_train_or_load_is_seeded(data, tmp_path, monkeypatch):
     monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
     config = RNNConfig(decoder="vanilla", **TINY)
-    a, _ = train_or_load("a", config, data, epochs=1, use_cache=False, progress=False, verbose=False)
-    b, _ = train_or_load("b", config, data, epochs=1, use_cache=False, progress=False, verbose=False)
+    a, _ = train_or_load("a", config, data, epochs=1, use_cache=False, verbose=False)
+    b, _ = train_or_load("b", config, data, epochs=1, use_cache=False, verbose=False)
     for x, y in zip(a.state_dict().values(), b.state_dict().values()):
         assert torch.equal(x, y)
 
@@ -235,11 +235,11 @@ def test_train_or_load_retrains_after_the_code_changes(data, tmp_path, monkeypat
     monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
     calls = _counting_fit(monkeypatch)
     config = RNNConfig(decoder="luong", **TINY)
-    train_or_load("tiny", config, data, epochs=1, progress=False, verbose=False)
-    train_or_load("tiny", config, data, epochs=1, progress=False, verbose=False)
+    train_or_load("tiny", config, data, epochs=1, verbose=False)
+    train_or_load("tiny", config, data, epochs=1, verbose=False)
     assert len(calls) == 1
     monkeypatch.setattr(checkpoints, "CODE_FINGERPRINT", "edited utils")  # as after editing models.py
-    train_or_load("tiny", config, data, epochs=1, progress=False, verbose=False)
+    train_or_load("tiny", config, data, epochs=1, verbose=False)
     assert len(calls) == 2, "a model trained by the old code was loaded"
 
 
@@ -249,8 +249,8 @@ def test_train_or_load_retrains_on_other_training_pairs_with_the_same_vocabulary
     monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
     calls = _counting_fit(monkeypatch)
     config = RNNConfig(decoder="luong", **TINY)
-    train_or_load("tiny", config, data, epochs=1, progress=False, verbose=False)
+    train_or_load("tiny", config, data, epochs=1, verbose=False)
     other = replace(data, train=data.train[1:] + data.train[:1])     # same words, same size, other data
     assert other.src_vocab.itos == data.src_vocab.itos and len(other.train) == len(data.train)
-    train_or_load("tiny", config, other, epochs=1, progress=False, verbose=False)
+    train_or_load("tiny", config, other, epochs=1, verbose=False)
     assert len(calls) == 2

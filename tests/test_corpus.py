@@ -14,12 +14,12 @@ from utils.corpus import (
     LENGTH_BUCKETS,
     NOUNS,
     TRANSITIVE,
-    SentencePair,
     from_pharaoh,
     generate_splits,
     to_pharaoh,
     write_split,
 )
+from utils.pairs import SentencePair
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "data" / "synthetic"
@@ -113,7 +113,8 @@ def test_crossing_helper_can_fail():
 
 
 def test_adjective_after_noun_is_a_crossing():
-    p = SentencePair("la maison bleue dort.", "the blue house sleeps.", ((0, 0), (1, 2), (2, 1), (3, 3), (4, 4)))
+    p = SentencePair.tokenized("la maison bleue dort.", "the blue house sleeps.",
+                               alignment=((0, 0), (1, 2), (2, 1), (3, 3), (4, 4)))
     assert crosses(p.alignment)
 
 

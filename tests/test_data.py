@@ -11,7 +11,7 @@ from utils.data import (
     DataWarning,
     english_share,
     load_corpus,
-    load_synthetic,
+    load_synthetic_pairs,
     load_tatoeba,
     split_by_sentence,
 )
@@ -110,8 +110,8 @@ def test_load_corpus_missing_file(tmp_path):
 
 def test_load_synthetic_split_names():
     with pytest.raises(ValueError, match="split"):
-        load_synthetic("dev")
-    pairs = load_synthetic("valid", FIXTURES.parent.parent / "data" / "synthetic")
+        load_synthetic_pairs("dev")
+    pairs = load_synthetic_pairs("valid", FIXTURES.parent.parent / "data" / "synthetic")
     assert len(pairs) == 600
 
 

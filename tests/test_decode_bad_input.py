@@ -18,7 +18,7 @@ from utils.translate import TranslationWarning, beam_hypotheses, translate, tran
 def trained(data, tmp_path, monkeypatch):
     """A tiny model from train_or_load, as the notebooks get theirs."""
     monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
-    model, _ = train_or_load("tiny", RNNConfig(decoder="luong", **TINY), data, epochs=1, progress=False,
+    model, _ = train_or_load("tiny", RNNConfig(decoder="luong", **TINY), data, epochs=1,
                              verbose=False)
     return model
 
@@ -164,7 +164,7 @@ def test_translate_tokenises_in_the_language_given():
 def test_the_source_order_comes_from_the_model(splits, tmp_path, monkeypatch):
     monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
     data = make_data(splits, reverse_source=True)
-    model, _ = train_or_load("reversed", RNNConfig(decoder="luong", **TINY), data, epochs=1, progress=False,
+    model, _ = train_or_load("reversed", RNNConfig(decoder="luong", **TINY), data, epochs=1,
                              verbose=False)
     sources = [p.src_tokens for p in data.test]
     default, _ = translate_tokens(model, sources, data.src_vocab, data.tgt_vocab)

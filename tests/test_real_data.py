@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from utils.models import RNNConfig
-from utils.parallel_data import TextPair
+from utils.pairs import SentencePair
 from utils.real_data import (
     BATCH_SIZE,
     MAX_TOKENS,
@@ -105,8 +105,8 @@ def test_select_pairs_rejects_an_unknown_language():
 
 
 def test_test_references_groups_translations_of_one_sentence():
-    pairs = [TextPair.tokenized("Je cours.", "I run."), TextPair.tokenized("Il part.", "He leaves."),
-             TextPair.tokenized("je cours.", "I'm running.")]
+    pairs = [SentencePair.tokenized("Je cours.", "I run."), SentencePair.tokenized("Il part.", "He leaves."),
+             SentencePair.tokenized("je cours.", "I'm running.")]
     sources, references = grouped_references(pairs)
     assert sources == [["je", "cours", "."], ["il", "part", "."]]
     assert references[0] == [["i", "run", "."], ["i", "'m", "running", "."]]
@@ -114,12 +114,12 @@ def test_test_references_groups_translations_of_one_sentence():
 
 
 def test_anchor_statistics_on_a_hand_made_map():
-    pair = TextPair.tokenized("Tom boit du vin.", "Tom drinks wine.")         # 5 source, 4 target tokens
+    pair = SentencePair.tokenized("Tom boit du vin.", "Tom drinks wine.")         # 5 source, 4 target tokens
     w = torch.zeros(5, 6)                                   # rows: 4 words + <eos>; columns: 5 + <eos>
     w[0, 0] = w[1, 1] = 1                                                     # tom → tom, drinks → boit
     w[2, 2] = 1                                                               # wine → du: one word before vin
     w[3, 5] = w[4, 5] = 1                                                     # . and <eos> → <eos>
     stats = anchor_statistics([w], [pair], "fr")
     assert stats.offsets == {"names": [0], "nouns": [-1]}
-    assert (stats.peaks, stats.on_eos, stats.punctuation_on_eos) == (4, 1, 1)
+    assert (stats.words, stats.on_eos, stats.punctuation_on_eos) == (4, 1, 1)
     assert stats.on_word("names") == 1 and stats.on_word("nouns") == 0 and stats.on_word() == 0.5

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from utils import text
-from utils.data import load_synthetic
+from utils.data import load_synthetic_pairs
 
 
 def test_backend_is_the_expected_one():
@@ -21,7 +21,7 @@ def test_backend_is_the_expected_one():
 @pytest.mark.skipif(text.BACKEND != "torchtext", reason="torchtext is not usable here: " + text.BACKEND_REASON)
 @pytest.mark.parametrize("side", ["src", "tgt"])
 def test_torchtext_and_builtin_give_identical_ids(side):
-    pairs = load_synthetic("train")
+    pairs = load_synthetic_pairs("train")
     tokens = [p.src_tokens if side == "src" else p.tgt_tokens for p in pairs]
     with_torchtext = text.build_vocab(tokens)
     builtin = text.build_vocab(tokens, backend="builtin")

@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from utils import train
 from utils.batching import TranslationDataset, collate, make_loader
 from utils.build import build_model
 from utils.models import RNNConfig
@@ -99,7 +100,7 @@ def test_fit_lowers_the_loss(tiny):
     model = tiny_model(tiny, "luong")
     loader = make_loader(ds, batch_size=8, shuffle=True, seed=0)
     before = evaluate(model, loader, pad_id=tgt_v.pad_id)
-    history = fit(model, loader, epochs=8, lr=2e-2, pad_id=tgt_v.pad_id, progress=False, verbose=False)
+    history = fit(model, loader, epochs=8, lr=2e-2, pad_id=tgt_v.pad_id, verbose=False)
     after = evaluate(model, loader, pad_id=tgt_v.pad_id)
     assert len(history.step_loss) == 8 * len(loader) == 24
     assert len(history.epoch_loss) == len(history.epoch_time) == 8
@@ -116,7 +117,7 @@ def test_fit_lowers_the_loss_of_the_other_decoders(tiny, decoder):
     ds, _, tgt_v = tiny
     model = tiny_model(tiny, decoder)
     loader = make_loader(ds, batch_size=8, shuffle=True, seed=0)
-    history = fit(model, loader, epochs=6, lr=2e-2, pad_id=tgt_v.pad_id, progress=False, verbose=False)
+    history = fit(model, loader, epochs=6, lr=2e-2, pad_id=tgt_v.pad_id, verbose=False)
     assert history.epoch_loss[-1] < 0.7 * history.epoch_loss[0]
 
 
@@ -124,20 +125,20 @@ def test_fit_with_a_schedule_validation_and_callback(tiny, capsys):
     ds, _, tgt_v = tiny
     model = tiny_model(tiny, "luong")
     loader = make_loader(ds, batch_size=12, shuffle=False)
-    epochs_seen = []
+    steps_seen = []
     history = fit(model, loader, epochs=2, teacher_forcing=linear_decay(1.0, 0.25), valid_loader=loader,
-                  pad_id=tgt_v.pad_id, progress=False, verbose=True,
-                  on_epoch_end=lambda epoch, m: epochs_seen.append((epoch, m is model)))
+                  pad_id=tgt_v.pad_id, verbose=True,
+                  on_step_end=lambda step, m: steps_seen.append((step, m is model)))
     assert history.step_ratio == [1.0, 0.75, 0.5, 0.25]
     assert len(history.valid_loss) == 2 and all(v > 0 for v in history.valid_loss)
-    assert epochs_seen == [(1, True), (2, True)]
+    assert steps_seen == [(1, True), (2, True), (3, True), (4, True)]
     out = capsys.readouterr().out
     assert "epoch  1" in out and "valid loss" in out and "epoch  2" in out
 
 
 def test_fit_quiet_prints_nothing(tiny, capsys):
     ds, _, tgt_v = tiny
-    fit(tiny_model(tiny), make_loader(ds, 24), epochs=1, pad_id=tgt_v.pad_id, progress=False, verbose=False)
+    fit(tiny_model(tiny), make_loader(ds, 24), epochs=1, pad_id=tgt_v.pad_id, verbose=False)
     assert capsys.readouterr().out == ""
 
 
@@ -148,7 +149,7 @@ def test_fit_is_reproducible_with_a_seed(tiny):
         model = tiny_model(tiny, "luong", seed=3)
         torch.manual_seed(3)
         return fit(model, make_loader(ds, 8, seed=1), epochs=1, teacher_forcing=0.5, pad_id=tgt_v.pad_id,
-                   progress=False, verbose=False).step_loss
+                   verbose=False).step_loss
 
     assert once() == once()
 
@@ -156,7 +157,7 @@ def test_fit_is_reproducible_with_a_seed(tiny):
 def test_fit_rejects_zero_epochs(tiny):
     ds, _, tgt_v = tiny
     with pytest.raises(ValueError, match="epochs"):
-        fit(tiny_model(tiny), make_loader(ds, 8), epochs=0, progress=False, verbose=False)
+        fit(tiny_model(tiny), make_loader(ds, 8), epochs=0, verbose=False)
 
 
 def test_fit_clips_the_gradient_norm(tiny, monkeypatch):
@@ -178,10 +179,12 @@ def test_fit_clips_the_gradient_norm(tiny, monkeypatch):
             model.decoder.out.weight.mul_(1000.0)
         return model
 
-    fit(huge_gradients(), loader, epochs=1, clip=float("inf"), pad_id=tgt_v.pad_id, progress=False, verbose=False)
+    monkeypatch.setattr(train, "CLIP_NORM", float("inf"))
+    fit(huge_gradients(), loader, epochs=1, pad_id=tgt_v.pad_id, verbose=False)
     assert min(seen) > 100                   # without clipping the optimizer sees them whole
     seen.clear()
-    fit(huge_gradients(), loader, epochs=1, clip=1.0, pad_id=tgt_v.pad_id, progress=False, verbose=False)
+    monkeypatch.setattr(train, "CLIP_NORM", 1.0)
+    fit(huge_gradients(), loader, epochs=1, pad_id=tgt_v.pad_id, verbose=False)
     assert len(seen) == len(loader) and max(seen) <= 1.0 + 1e-4
 
 
@@ -196,19 +199,17 @@ def test_lr_decay_reaches_lr_times_decay_at_the_last_step(tiny, monkeypatch):
 
     monkeypatch.setattr(torch.optim, "Adam", Recording)
     loader = make_loader(ds, batch_size=8)                              # 3 batches
-    fit(tiny_model(tiny), loader, epochs=2, lr=0.01, lr_decay=0.1, pad_id=tgt_v.pad_id,
-        progress=False, verbose=False)
+    fit(tiny_model(tiny), loader, epochs=2, lr=0.01, lr_decay=0.1, pad_id=tgt_v.pad_id, verbose=False)
     assert len(seen) == 6
     assert seen[0] == pytest.approx(0.01)
     assert seen[-1] == pytest.approx(0.001)
     steps = [0.01 - 0.009 * i / 5 for i in range(6)]                     # linear in between
     assert seen == pytest.approx(steps)
     seen.clear()
-    fit(tiny_model(tiny), loader, epochs=1, lr=0.01, pad_id=tgt_v.pad_id, progress=False, verbose=False)
+    fit(tiny_model(tiny), loader, epochs=1, lr=0.01, pad_id=tgt_v.pad_id, verbose=False)
     assert seen == pytest.approx([0.01] * 3)                             # no decay by default
     seen.clear()
-    fit(tiny_model(tiny), loader, epochs=2, lr=0.01, lr_decay=0.1, warmup=2, pad_id=tgt_v.pad_id,
-        progress=False, verbose=False)
+    fit(tiny_model(tiny), loader, epochs=2, lr=0.01, lr_decay=0.1, warmup=2, pad_id=tgt_v.pad_id, verbose=False)
     assert seen == pytest.approx([0.005, 0.01,                          # warm-up: up to lr in 2 steps
                                   0.01, 0.007, 0.004, 0.001])            # then linear decay to lr * lr_decay
 
@@ -270,7 +271,7 @@ def test_fit_calls_on_step_end_after_every_update_in_training_mode(tiny):
         seen.append((step, m.training))
         m.eval()                                         # fit must switch training mode back on
 
-    fit(model, loader, epochs=2, progress=False, verbose=False, pad_id=pad_id, on_step_end=snapshot)
+    fit(model, loader, epochs=2, verbose=False, pad_id=pad_id, on_step_end=snapshot)
     assert [s for s, _ in seen] == list(range(1, 2 * len(loader) + 1))
     assert all(training for _, training in seen)
 
@@ -322,7 +323,7 @@ def test_fit_with_coverage_spreads_attention(tiny):
 
     def penalty_after(coverage):
         model = tiny_model(tiny)
-        fit(model, loader, epochs=4, lr=0.01, coverage=coverage, pad_id=tgt_v.pad_id, progress=False, verbose=False)
+        fit(model, loader, epochs=4, lr=0.01, coverage=coverage, pad_id=tgt_v.pad_id, verbose=False)
         model.eval()
         with torch.no_grad():
             batch = next(iter(make_loader(ds, batch_size=len(ds), shuffle=False)))
@@ -336,4 +337,4 @@ def test_coverage_without_attention_is_a_clear_error(tiny):
     ds, _, tgt_v = tiny
     with pytest.raises(ValueError, match="needs a model with attention"):
         fit(tiny_model(tiny, decoder="vanilla"), make_loader(ds, batch_size=8), epochs=1, coverage=1.0,
-            pad_id=tgt_v.pad_id, progress=False, verbose=False)
+            pad_id=tgt_v.pad_id, verbose=False)

@@ -18,12 +18,12 @@ import torch
 
 from utils.build import build_model
 from utils.checkpoints import load_checkpoint
-from utils.data import load_synthetic
+from utils.data import load_synthetic_pairs
 from utils.distributed import global_batches, shard
 from utils.runtime import seed_everything
 from utils.subwords import Subwords
 from utils.text import Vocab
-from utils.train import fit
+from utils.train import CLIP_NORM, fit
 from utils.translate import translate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +49,7 @@ MAX_ATOL, MEAN_ATOL = 1e-4, 1e-6
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     """240 short synthetic pairs (≤ 12 tokens a side) as a 2-column Tatoeba file (English first)."""
-    pairs = [p for p in load_synthetic("train") if len(p.src_tokens) <= 12 and len(p.tgt_tokens) <= 12][:240]
+    pairs = [p for p in load_synthetic_pairs("train") if len(p.src_tokens) <= 12 and len(p.tgt_tokens) <= 12][:240]
     path = tmp_path_factory.mktemp("data") / "pairs.tsv"
     path.write_text("".join(f"{p.en}\t{p.fr}\n" for p in pairs), encoding="utf-8")
     return path
@@ -117,9 +117,10 @@ def test_one_process_trains_as_fit_does(corpus, one_process):
     data = train_script.build_data(pairs, "fr", settings, recipe.batch_size)
     seed_everything(recipe.seed)
     model = build_model(config, len(data.src_vocab), len(data.tgt_vocab), data.src_vocab.pad_id)
+    assert recipe.clip == CLIP_NORM                # fit clips at CLIP_NORM; the script's recipe can change it
     fit(model, data.loader("train", seed=recipe.seed), recipe.epochs, lr=recipe.lr, lr_decay=recipe.lr_decay,
-        warmup=recipe.warmup, clip=recipe.clip, coverage=recipe.coverage, label_smoothing=recipe.label_smoothing,
-        pad_id=data.tgt_vocab.pad_id, progress=False, verbose=False)
+        warmup=recipe.warmup, coverage=recipe.coverage, label_smoothing=recipe.label_smoothing,
+        pad_id=data.tgt_vocab.pad_id, verbose=False)
     script = weights(one_process / "model.pt")
     assert all(torch.equal(script[k], v) for k, v in model.state_dict().items())
 
@@ -236,7 +237,7 @@ def test_resume_from_another_model(capsys, corpus, one_process):
 
 def test_resume_from_another_vocabulary(capsys, corpus, one_process, tmp_path):
     other = tmp_path / "other.tsv"
-    pairs = [p for p in load_synthetic("valid") if len(p.src_tokens) <= 12 and len(p.tgt_tokens) <= 12][:100]
+    pairs = [p for p in load_synthetic_pairs("valid") if len(p.src_tokens) <= 12 and len(p.tgt_tokens) <= 12][:100]
     other.write_text("".join(f"{p.en}\t{p.fr}\n" for p in pairs), encoding="utf-8")
     message = error_of(capsys, "--data", str(other), *TINY, "--set", "dropout=0", "--resume",
                        str(one_process / "resume.pt"), "--out", str(tmp_path))

@@ -234,7 +234,7 @@ def synthetic_transformer():
     torch.manual_seed(0)
     model = build_model(TransformerConfig(d_model=32, heads=2, ff_size=64, layers=2),
                         len(data.src_vocab), len(data.tgt_vocab), data.src_vocab.pad_id)
-    fit(model, data.loader("train"), epochs=6, lr=3e-3, pad_id=data.tgt_vocab.pad_id, progress=False, verbose=False)
+    fit(model, data.loader("train"), epochs=6, lr=3e-3, pad_id=data.tgt_vocab.pad_id, verbose=False)
     return model.eval(), data
 
 
@@ -274,7 +274,7 @@ def trained():
     model = build_model(TransformerConfig(d_model=32, heads=4, ff_size=64, layers=1),
                         len(src_v), len(tgt_v), src_v.pad_id)
     before = evaluate(model, loader, pad_id=tgt_v.pad_id)
-    history = fit(model, loader, epochs=25, lr=3e-3, pad_id=tgt_v.pad_id, progress=False, verbose=False)
+    history = fit(model, loader, epochs=25, lr=3e-3, pad_id=tgt_v.pad_id, verbose=False)
     return model.eval(), src_v, tgt_v, before, evaluate(model, loader, pad_id=tgt_v.pad_id), history
 
 

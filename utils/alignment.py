@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from utils.corpus import SentencePair
 from utils.metrics import alignment_error_rate, attention_links
+from utils.pairs import SentencePair
 from utils.parallel_data import ParallelData
 from utils.seq2seq import Seq2Seq
 

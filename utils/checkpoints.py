@@ -20,7 +20,7 @@ from utils.build import Config, build_model, config_from_dict, config_to_dict
 from utils.parallel_data import ParallelData
 from utils.paths import CACHE_DIR
 from utils.provenance import TrainedWith, trained_with
-from utils.runtime import seed_everything
+from utils.runtime import seed_everything, series_seed
 from utils.seq2seq import Seq2Seq
 from utils.text import Vocab
 from utils.train import History, fit
@@ -149,8 +149,8 @@ def load_checkpoint(path: str | Path, src_vocab: Vocab, tgt_vocab: Vocab,
 def train_or_load(name: str, config: Config, data: ParallelData, *, epochs: int = 3, lr: float = 1e-2,
                   lr_decay: float = 0.1, coverage: float = 0.0, warmup: int = 0, label_smoothing: float = 0.0,
                   teacher_forcing: float | Callable[[int], float] = 1.0, schedule_name: str = "",
-                  seed: int = 0, device: torch.device | str = "cpu", use_cache: bool = True,
-                  validate: bool = False, verbose: bool = True, progress: bool = True) -> tuple[Seq2Seq, History]:
+                  seed: int | None = None, device: torch.device | str = "cpu", use_cache: bool = True,
+                  validate: bool = False, verbose: bool = True) -> tuple[Seq2Seq, History]:
     """Train a model on ``data`` (or load the identical one from the cache).
 
     The defaults are the series' standard recipe, measured to train every model here well within
@@ -159,7 +159,9 @@ def train_or_load(name: str, config: Config, data: ParallelData, *, epochs: int 
     The cache key covers the config, training settings, vocabularies, the training pairs, source
     reversal, the torch version and the source of the modules that build and train the model
     (:data:`CODE_FINGERPRINT`). ``schedule_name`` must describe a callable ``teacher_forcing``.
-    ``validate=True`` records the validation loss after every epoch (``history.valid_loss``);
+    ``seed`` (default :func:`utils.runtime.series_seed`: 0 unless ``SEQ2SEQ_SEED`` is set) seeds the
+    weights and the batch order. ``validate=True`` records the validation loss after every epoch
+    (``history.valid_loss``);
     ``coverage`` weighs :func:`utils.train.coverage_penalty` in the loss (0: none); ``warmup``
     (steps) and ``label_smoothing`` are :func:`utils.train.fit`'s (0: none, notebook 08's Transformer).
     The model carries a :class:`~utils.provenance.TrainedWith` record: its vocabularies, the
@@ -167,6 +169,7 @@ def train_or_load(name: str, config: Config, data: ParallelData, *, epochs: int 
     """
     if callable(teacher_forcing) and not schedule_name:
         raise ValueError("give schedule_name when teacher_forcing is a schedule (it keys the cache)")
+    seed = series_seed() if seed is None else seed
     key = json.dumps([config_to_dict(config), epochs, lr, lr_decay, schedule_name or teacher_forcing, seed,
                       data.reverse_source, data.batch_size, len(data.train), data_fingerprint(data),
                       data.src_vocab.itos, data.tgt_vocab.itos, torch.__version__, CODE_FINGERPRINT]
@@ -189,7 +192,7 @@ def train_or_load(name: str, config: Config, data: ParallelData, *, epochs: int 
     history = fit(model, data.loader("train", seed=seed), epochs, lr=lr, lr_decay=lr_decay, coverage=coverage,
                   warmup=warmup, label_smoothing=label_smoothing, teacher_forcing=teacher_forcing,
                   valid_loader=data.loader("valid") if validate else None,
-                  device=device, pad_id=data.tgt_vocab.pad_id, verbose=verbose, progress=progress)
+                  device=device, pad_id=data.tgt_vocab.pad_id, verbose=verbose)
     if verbose:
         print(f"{name}: trained {epochs} epochs in {time.perf_counter() - start:.0f} s")
     if use_cache:

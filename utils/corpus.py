@@ -20,6 +20,7 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from utils.pairs import SentencePair
 from utils.text import detokenize, tokenize
 
 # ----------------------------------------------------------------------------- lexicon
@@ -275,23 +276,6 @@ class Grammar:
 
 
 # ----------------------------------------------------------------------------- corpus
-@dataclass(frozen=True)
-class SentencePair:
-    """One corpus line: French text, English text, gold links (French index, English index)."""
-
-    fr: str
-    en: str
-    alignment: tuple[tuple[int, int], ...]
-
-    @property
-    def src_tokens(self) -> list[str]:
-        return tokenize(self.fr, "fr")
-
-    @property
-    def tgt_tokens(self) -> list[str]:
-        return tokenize(self.en, "en")
-
-
 LENGTH_BUCKETS = [(4, 10), (11, 20), (21, 30), (31, 40), (41, 50), (51, 60)]
 """Source-length buckets (inclusive, in French tokens) used for sampling and for the test split."""
 
@@ -305,7 +289,7 @@ def make_pair(grammar: Grammar, min_len: int, max_len: int) -> SentencePair:
         if min_len <= len(p.fr) <= max_len:
             fr, en = detokenize(p.fr, "fr"), detokenize(p.en, "en")
             assert tokenize(fr, "fr") == p.fr and tokenize(en, "en") == p.en, (p.fr, p.en)
-            return SentencePair(fr, en, tuple(p.links))
+            return SentencePair.tokenized(fr, en, alignment=tuple(p.links))
 
 
 def generate_splits(seed: int = 0, n_train: int = 12000, n_valid: int = 600,

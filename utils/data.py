@@ -15,10 +15,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from utils.corpus import SentencePair, from_pharaoh
+from utils.corpus import from_pharaoh
 from utils.languages import ENGLISH_MARKERS, LANGUAGES, TATOEBA_CODES, language_name
+from utils.pairs import SentencePair
 from utils.paths import DATA_DIR
-from utils.text import normalize, tokenize
+from utils.text import normalize
 
 
 class DataFormatError(ValueError):
@@ -108,16 +109,17 @@ def load_corpus(path: str | Path) -> list[SentencePair]:
             links = from_pharaoh(align)
         except ValueError as error:
             raise DataFormatError(f"{path}:{lineno}: {error}") from None
-        n_src, n_tgt = len(tokenize(fr, "fr")), len(tokenize(en, "en"))
+        pair = SentencePair.tokenized(fr, en, alignment=links)
+        n_src, n_tgt = len(pair.src_tokens), len(pair.tgt_tokens)
         bad = [(s, t) for s, t in links if s >= n_src or t >= n_tgt]
         if bad:
             raise DataFormatError(f"{path}:{lineno}: alignment {bad[0]} is out of range for "
                                   f"{n_src} source and {n_tgt} target tokens")
-        pairs.append(SentencePair(fr, en, links))
+        pairs.append(pair)
     return pairs
 
 
-def load_synthetic(split: str, directory: str | Path | None = None) -> list[SentencePair]:
+def load_synthetic_pairs(split: str, directory: str | Path | None = None) -> list[SentencePair]:
     """The committed synthetic corpus: ``split`` is ``"train"``, ``"valid"`` or ``"test"``."""
     if split not in ("train", "valid", "test"):
         raise ValueError(f"split must be 'train', 'valid' or 'test', not {split!r}")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from utils.corpus import SentencePair
+from utils.pairs import SentencePair
 from utils.parallel_data import ParallelData
 from utils.search import default_max_len, greedy_decode
 from utils.seq2seq import Seq2Seq

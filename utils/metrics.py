@@ -183,9 +183,10 @@ class AttentionPeaks:
     def eos_share(self) -> float:
         return self.on_eos / max(1, self.words)
 
-    def on_word(self, group: str) -> float:
-        """The share of the group's anchors whose peak lands on their translation (offset 0)."""
-        values = self.offsets[group]
+    def on_word(self, group: str | None = None) -> float:
+        """The share of the anchors (of ``group``, or of all groups) whose peak lands on their
+        translation (offset 0)."""
+        values = self.offsets[group] if group else [o for v in self.offsets.values() for o in v]
         return sum(o == 0 for o in values) / max(1, len(values))
 
 

@@ -1,61 +1,20 @@
 """A parallel corpus ready to train on: its splits, vocabularies and settings (:class:`ParallelData`),
-real sentence pairs (:class:`TextPair`), and the synthetic corpus loaded in one call.
+and the synthetic corpus loaded in one call.
 
-The synthetic corpus's pairs are :class:`utils.corpus.SentencePair` (with gold alignments); real
-pairs are :class:`TextPair`; both offer ``src_tokens`` and ``tgt_tokens``, all the rest of the
-series reads. Turning pairs into tensors is :mod:`utils.batching`'s job.
+Its pairs are :class:`utils.pairs.SentencePair` s, synthetic (with gold alignments) or real.
+Turning pairs into tensors is :mod:`utils.batching`'s job.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Iterator, Sequence
 
 from utils.batching import Batch, TranslationDataset, batched, make_loader
-from utils.corpus import SentencePair
-from utils.data import load_synthetic
+from utils.data import load_synthetic_pairs
+from utils.pairs import SentencePair
 from utils.subwords import Subwords
-from utils.text import Vocab, build_vocab, tokenize
-
-
-@dataclass(frozen=True)
-class TextPair:
-    """A real sentence pair: the two sentences and their tokens, tokenised once with the rules of
-    their languages (:func:`utils.text.tokenize`). It has no gold alignment (``alignment`` is empty).
-
-    ``fr`` and ``en`` are the source and the target under :class:`~utils.corpus.SentencePair`'s
-    names, so code written for French–English reads any pair: ``p.fr`` is German text in a
-    German–English corpus.
-    """
-
-    src: str
-    tgt: str
-    src_tokens: list[str] = field(repr=False)
-    tgt_tokens: list[str] = field(repr=False)
-    src_lang: str = "fr"
-    tgt_lang: str = "en"
-    alignment: tuple = ()
-
-    @classmethod
-    def tokenized(cls, src: str, tgt: str, src_lang: str = "fr", tgt_lang: str = "en") -> "TextPair":
-        return cls(src, tgt, tokenize(src, src_lang), tokenize(tgt, tgt_lang), src_lang, tgt_lang)
-
-    @property
-    def src_words(self) -> list[str]:
-        """The source's word tokens (``src_tokens`` are subword pieces in a subword corpus)."""
-        return tokenize(self.src, self.src_lang)
-
-    @property
-    def tgt_words(self) -> list[str]:
-        return tokenize(self.tgt, self.tgt_lang)
-
-    @property
-    def fr(self) -> str:
-        return self.src
-
-    @property
-    def en(self) -> str:
-        return self.tgt
+from utils.text import Vocab, build_vocab
 
 
 @dataclass
@@ -64,9 +23,9 @@ class ParallelData:
     or real pairs through :meth:`from_text_pairs`; real pairs have no gold alignment).
     ``src_lang`` and ``tgt_lang`` are the languages' codes (:data:`utils.languages.LANGUAGES`)."""
 
-    train: list[SentencePair | TextPair]
-    valid: list[SentencePair | TextPair]
-    test: list[SentencePair | TextPair]
+    train: list[SentencePair]
+    valid: list[SentencePair]
+    test: list[SentencePair]
     src_vocab: Vocab
     tgt_vocab: Vocab
     reverse_source: bool = False
@@ -90,7 +49,7 @@ class ParallelData:
         shuffle = split == "train" if shuffle is None else shuffle
         return make_loader(self.dataset(split), self.batch_size, shuffle=shuffle, seed=seed)
 
-    def batches(self, pairs: Sequence[SentencePair | TextPair],
+    def batches(self, pairs: Sequence[SentencePair],
                 batch_size: int = 128) -> Iterator[tuple[list[int], Batch]]:
         """``pairs`` as padded batches in their order: ``(indices, batch)`` (see :func:`batched`)."""
         dataset = TranslationDataset([(p.src_tokens, p.tgt_tokens) for p in pairs], self.src_vocab,
@@ -98,7 +57,7 @@ class ParallelData:
         return batched([dataset[i] for i in range(len(dataset))], batch_size, self.src_vocab.pad_id,
                        self.tgt_vocab.pad_id)
 
-    def batch(self, pairs: Sequence[SentencePair | TextPair]) -> Batch:
+    def batch(self, pairs: Sequence[SentencePair]) -> Batch:
         """All of ``pairs`` as one padded batch (row ``i`` is ``pairs[i]``)."""
         ((_, batch),) = self.batches(pairs, batch_size=max(1, len(pairs)))
         return batch
@@ -108,10 +67,10 @@ class ParallelData:
                         test: list[tuple[str, str]], min_freq: int = 1, batch_size: int = 64,
                         src_lang: str = "fr", tgt_lang: str = "en") -> "ParallelData":
         """``(source, target)`` strings per split, in ``src_lang`` and ``tgt_lang`` (as
-        :func:`utils.data.load_tatoeba` returns them), as :class:`TextPair` s tokenised with those
+        :func:`utils.data.load_tatoeba` returns them), as :class:`~utils.pairs.SentencePair` s tokenised with those
         languages' rules; vocabularies from the training split only, keeping words seen at least
         ``min_freq`` times (rarer ones become ``<unk>``)."""
-        splits = [[TextPair.tokenized(src, tgt, src_lang, tgt_lang) for src, tgt in pairs]
+        splits = [[SentencePair.tokenized(src, tgt, src_lang, tgt_lang) for src, tgt in pairs]
                   for pairs in (train, valid, test)]
         if not splits[0]:
             raise ValueError("the training split is empty")
@@ -146,8 +105,8 @@ class ParallelData:
 
 def load_synthetic_data(batch_size: int = 64, reverse_source: bool = False, n_train: int | None = None) -> ParallelData:
     """Read ``data/synthetic/*.tsv`` and build vocabularies from the training split."""
-    train = load_synthetic("train")[:n_train]
+    train = load_synthetic_pairs("train")[:n_train]
     src_vocab = build_vocab(p.src_tokens for p in train)
     tgt_vocab = build_vocab(p.tgt_tokens for p in train)
-    return ParallelData(train, load_synthetic("valid"), load_synthetic("test"), src_vocab, tgt_vocab,
+    return ParallelData(train, load_synthetic_pairs("valid"), load_synthetic_pairs("test"), src_vocab, tgt_vocab,
                          reverse_source, batch_size)

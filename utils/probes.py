@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from utils.corpus import SentencePair
+from utils.pairs import SentencePair
 from utils.parallel_data import ParallelData
 from utils.seq2seq import Seq2Seq
 

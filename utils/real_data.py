@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -21,9 +21,10 @@ from utils.build import Config
 from utils.data import load_tatoeba, split_by_sentence
 from utils.download import find_tatoeba
 from utils.languages import ANCHOR_NAMES, ANCHOR_WORDS
-from utils.metrics import anchor_offsets, multi_reference_bleu
+from utils.metrics import AttentionPeaks, attention_peaks, multi_reference_bleu
 from utils.models import RNNConfig
-from utils.parallel_data import ParallelData, TextPair
+from utils.pairs import SentencePair
+from utils.parallel_data import ParallelData
 from utils.seq2seq import Seq2Seq
 from utils.subwords import word_attention
 from utils.text import normalize, tokenize
@@ -105,7 +106,7 @@ def real_corpora(splits: tuple[list, list, list], lang: str = "fr", subwords: in
     return {"words": words, "subwords": words.with_subwords(subwords)}
 
 
-def grouped_references(test: list[TextPair]) -> tuple[list[list[str]], list[list[list[str]]]]:
+def grouped_references(test: list[SentencePair]) -> tuple[list[list[str]], list[list[list[str]]]]:
     """Each *distinct* test source sentence once (its word tokens) and all its English
     references (word tokens): several translations of one sentence all count as correct."""
     groups, sources = defaultdict(list), {}
@@ -154,7 +155,7 @@ def decode_and_score(model: Seq2Seq, corpus: ParallelData, sources: list[list[st
     return Decoded(words, multi_reference_bleu(words, references), seconds, search)
 
 
-def word_maps(model: Seq2Seq, corpus: ParallelData, pairs: list[TextPair],
+def word_maps(model: Seq2Seq, corpus: ParallelData, pairs: list[SentencePair],
               head: tuple[int, int] | None = None) -> list[torch.Tensor]:
     """Teacher-forced attention on ``pairs``, one ``[English words + 1, source words + 1]`` map per
     pair (pieces merged into words, :func:`utils.subwords.word_attention`). ``head=(layer, h)``: a
@@ -169,45 +170,19 @@ def word_maps(model: Seq2Seq, corpus: ParallelData, pairs: list[TextPair],
     return [word_attention(w, p.src_tokens, p.tgt_tokens) for p, w in zip(pairs, maps)]
 
 
-@dataclass
-class AnchorStatistics:
-    """Where English words' attention peaks on held-out pairs: ``offsets[group]`` (``"names"``,
-    ``"nouns"``) lists, for each anchor word, its peak's position minus its translation's
-    (:func:`utils.metrics.anchor_offsets`); ``on_eos`` of ``peaks`` English words peak on the source
-    ``<eos>``, ``punctuation_on_eos`` of them a final ``. ! ?``."""
-
-    offsets: dict[str, list[int]] = field(default_factory=lambda: {"names": [], "nouns": []})
-    peaks: int = 0
-    on_eos: int = 0
-    punctuation_on_eos: int = 0
-
-    def on_word(self, group: str | None = None) -> float:
-        """The share of anchors (of ``group``, or all) whose attention peaks on their translation."""
-        values = self.offsets[group] if group else [o for v in self.offsets.values() for o in v]
-        return sum(o == 0 for o in values) / max(1, len(values))
-
-    @property
-    def eos_share(self) -> float:
-        return self.on_eos / max(1, self.peaks)
-
-
-def anchor_statistics(maps: list[torch.Tensor], pairs: list[TextPair], lang: str = "fr") -> AnchorStatistics:
-    """:class:`AnchorStatistics` of word-level ``maps`` (as :func:`word_maps` gives) on ``pairs``,
-    with the anchor lexicon of ``lang`` (:data:`utils.languages.ANCHOR_WORDS`)."""
+def anchor_groups(lang: str = "fr") -> dict[str, dict[str, str]]:
+    """The anchor lexicon of ``lang`` (:data:`utils.languages.ANCHOR_WORDS`) in its two groups,
+    ``{"names": {...}, "nouns": {...}}``: source word → its one-word English translation."""
     lexicon = ANCHOR_WORDS[lang]
-    names = set(list(lexicon)[:ANCHOR_NAMES])
-    groups = {"names": {k: lexicon[k] for k in names}, "nouns": {k: v for k, v in lexicon.items() if k not in names}}
-    stats = AnchorStatistics()
-    for p, w in zip(pairs, maps):
-        tgt_words = p.tgt_words
-        rows = w[:len(tgt_words)].argmax(1)                            # the darkest column of each English row
-        on_eos = (rows == w.size(1) - 1).tolist()
-        stats.peaks += len(rows)
-        stats.on_eos += sum(on_eos)
-        stats.punctuation_on_eos += sum(e and word in ".!?" for e, word in zip(on_eos, tgt_words))
-        for group, lex in groups.items():
-            stats.offsets[group] += anchor_offsets(w, p.src_words, tgt_words, lex)
-    return stats
+    names = list(lexicon)[:ANCHOR_NAMES]
+    return {"names": {w: lexicon[w] for w in names}, "nouns": {w: lexicon[w] for w in lexicon if w not in names}}
+
+
+def anchor_statistics(maps: list[torch.Tensor], pairs: list[SentencePair], lang: str = "fr") -> AttentionPeaks:
+    """Where word-level ``maps`` (as :func:`word_maps` gives) peak on ``pairs``: how many English
+    words peak on the source ``<eos>``, and each anchor word's offset from its translation
+    (:func:`utils.metrics.attention_peaks` with :func:`anchor_groups`)."""
+    return attention_peaks(maps, [p.src_words for p in pairs], [p.tgt_words for p in pairs], anchor_groups(lang))
 
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "real_data_recipes.jsonl"

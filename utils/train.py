@@ -100,26 +100,28 @@ class History:
         return cls(**{k: list(v) for k, v in d.items()})
 
 
-def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, clip: float = 1.0,
-        teacher_forcing: float | Schedule = 1.0, valid_loader: Iterable | None = None,
-        device: torch.device | str = "cpu", pad_id: int = 0, parallel: bool = True,
-        lr_decay: float = 1.0, warmup: int = 0, label_smoothing: float = 0.0, coverage: float = 0.0,
-        progress: bool = True, verbose: bool = True,
-        on_epoch_end: Callable[[int, nn.Module], None] | None = None,
-        on_step_end: Callable[[int, nn.Module], None] | None = None) -> History:
-    """Train ``model`` (a :class:`utils.models.Seq2Seq`) with Adam and gradient clipping.
+CLIP_NORM = 1.0
+"""The largest gradient norm :func:`fit` lets through (``clip_grad_norm_``): one step can move the
+weights only so far, however steep the loss."""
 
-    ``teacher_forcing`` is a ratio in [0, 1] or a schedule ``step -> ratio``. ``lr_decay`` < 1
-    lowers the learning rate linearly to ``lr * lr_decay`` by the last step, after ``warmup`` steps
-    that raise it linearly from ``lr / warmup`` to ``lr``. ``label_smoothing`` is passed to
-    :func:`sequence_loss`; ``coverage`` > 0 adds that multiple of :func:`coverage_penalty` (a model
-    with attention) to the loss. Prints one line per
-    epoch when ``verbose``; shows a progress bar when ``progress`` (:class:`utils.progress.Progress`:
-    in a notebook it turns into one line of text when training ends, so a saved notebook keeps no
-    dead widget; ``TQDM_DISABLE=1`` turns it off). ``on_step_end(step,
-    model)`` and ``on_epoch_end(epoch, model)`` are called after each update and each epoch (to
-    take snapshots, say); training mode is restored after them.
-    Returns a :class:`History`.
+
+def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3,
+        teacher_forcing: float | Schedule = 1.0, lr_decay: float = 1.0, warmup: int = 0,
+        label_smoothing: float = 0.0, coverage: float = 0.0, valid_loader: Iterable | None = None,
+        device: torch.device | str = "cpu", pad_id: int = 0, verbose: bool = True,
+        on_step_end: Callable[[int, nn.Module], None] | None = None) -> History:
+    """Train ``model`` (a :class:`utils.seq2seq.Seq2Seq`) with Adam, gradients clipped to norm
+    :data:`CLIP_NORM`.
+
+    ``teacher_forcing`` is a ratio in [0, 1] or a schedule ``step -> ratio`` (notebook 04). The
+    learning rate rises linearly over ``warmup`` steps from ``lr / warmup`` to ``lr``, then falls
+    linearly to ``lr * lr_decay`` by the last step. ``label_smoothing`` is passed to
+    :func:`sequence_loss` (notebook 07); ``coverage`` > 0 adds that multiple of
+    :func:`coverage_penalty` to the loss (notebook 06). With ``valid_loader`` the validation loss is
+    recorded after each epoch. ``verbose`` shows a progress bar (:class:`utils.progress.Progress`:
+    in a notebook it turns into one line of text when training ends; ``TQDM_DISABLE=1`` turns it
+    off) and prints one line per epoch. ``on_step_end(step, model)`` is called after each update
+    (to take snapshots, say); training mode is restored after it. Returns a :class:`History`.
 
     Taught in notebook 01.
     """
@@ -135,7 +137,7 @@ def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, cl
     history, step, start = History(), 0, time.perf_counter()
     # One bar for the whole run; TQDM_DISABLE=1 turns it off (how the committed notebooks are run).
     with Progress(total=epochs * len(loader), desc="training", unit="batches",
-                  disable=None if progress else True) as bar:
+                  disable=None if verbose else True) as bar:
         for epoch in range(1, epochs + 1):
             model.train()
             epoch_start, total, count = time.perf_counter(), 0.0, 0
@@ -143,14 +145,13 @@ def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, cl
                 batch = batch.to(device)
                 ratio = float(schedule(step))
                 tgt_in, tgt_out = batch.tgt[:, :-1], batch.tgt[:, 1:]   # [batch, T] each
-                logits, weights = model(batch.src, batch.src_mask, tgt_in,
-                                        teacher_forcing=ratio, parallel=parallel)
+                logits, weights = model(batch.src, batch.src_mask, tgt_in, teacher_forcing=ratio)
                 loss = sequence_loss(logits, tgt_out, pad_id, label_smoothing)
                 if coverage:
                     loss = loss + coverage * coverage_penalty(weights, batch.src_mask, tgt_out != pad_id)
                 optimizer.zero_grad()
                 loss.backward()
-                nn.utils.clip_grad_norm_(model.parameters(), clip)
+                nn.utils.clip_grad_norm_(model.parameters(), CLIP_NORM)
                 optimizer.step()
                 scheduler.step()
                 step += 1
@@ -171,9 +172,6 @@ def fit(model: nn.Module, loader: Iterable, epochs: int, *, lr: float = 3e-3, cl
                 line += f"  valid loss {history.valid_loss[-1]:.3f}"
             if verbose:
                 bar.write(line + f"  ({history.epoch_time[-1]:.1f} s)")
-            if on_epoch_end is not None:
-                on_epoch_end(epoch, model)
-                model.train()
     return history
 
 
