@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from utils.build import config_to_dict  # noqa: E402
-from utils.checkpoints import train_or_load  # noqa: E402
+from utils.checkpoints import CODE_FINGERPRINT, train_or_load  # noqa: E402
 from utils.download import find_tatoeba  # noqa: E402
 from utils.languages import LANGUAGES  # noqa: E402
 from utils.real_data import (  # noqa: E402
@@ -170,6 +170,7 @@ def main() -> None:
                        command=command, note=args.note, model=args.model, lang=args.lang, units=args.units,
                        vocab_size=args.vocab, batch_size=args.batch, seed=seed, config=config_to_dict(recipe.config),
                        training={k: v for k, v in recipe.__dict__.items() if k != "config"},
+                       code=CODE_FINGERPRINT,
                        environment=dict(torch=torch.__version__, threads=torch.get_num_threads(),
                                         cpus=os.cpu_count(), machine=platform.machine(), load_at_start=round(load, 2)),
                        **r)
@@ -190,7 +191,7 @@ def write_json(path: Path, results: list[dict], command: str, data_file: str) ->
              **({"peaks_on_eos": r["eos"], "anchors_on_word": r["anchors"]} if "eos" in r else {})}
             for r in results]
     record = {"command": command, "data": data_file, "torch": torch.__version__, "threads": torch.get_num_threads(),
-              "runs": rows}
+              "code": CODE_FINGERPRINT, "runs": rows}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     print(f"wrote {path}", flush=True)

@@ -58,6 +58,16 @@ def test_outputs_hold_no_local_paths_or_warnings(notebook):
                 assert "Warning" not in text, f"{path.name} cell {i}: a warning in the output"
 
 
+def test_no_stray_reprs_of_training_histories(notebook):
+    """A cell ending in ``fit(...)`` shows the whole History (every step's loss) as its result."""
+    path, nb = notebook
+    for i, cell in enumerate(nb["cells"]):
+        for output in cell.get("outputs", []):
+            if output["output_type"] == "execute_result":
+                assert not _outputs_text(output).startswith("History("), (
+                    f"{path.name} cell {i}: the cell's value is a History; assign it (`history = fit(...)`)")
+
+
 def test_no_widget_state_and_bounded_size(notebook):
     path, nb = notebook
     assert "widgets" not in nb.get("metadata", {}), f"{path.name}: widget state breaks GitHub rendering"
