@@ -134,8 +134,8 @@ def main() -> None:
     parser.add_argument("--dropout", type=float)
     parser.add_argument("--results", default=str(RESULTS.relative_to(ROOT)),
                         help="JSON-lines file to append each run to ('' records nothing)")
-    parser.add_argument("--note", default="", help="a label stored with each run (notebook 08 reads 'seeds' and "
-                                                   "'ablation: <the change>')")
+    parser.add_argument("--note", default="", help="a label stored with each run, for people ('seeds', 'ablation: "
+                                                   "<the change>'); notebook 08 groups runs by their settings")
     parser.add_argument("--json", type=Path, default=None,
                         help="also write this run's seeds, with the command, to one JSON file (notebook 06 prints "
                              "results/coverage0_subwords.json)")
