@@ -31,6 +31,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from execute_notebooks import execute_in_memory  # noqa: E402
 
 from utils.build import build_model  # noqa: E402
 from utils.models import RNNConfig  # noqa: E402
@@ -60,18 +63,12 @@ def run_notebook(path: Path, empty_cache: Path | None = None) -> tuple[float, st
     time and a note on the cells that raised. ``empty_cache``: a model cache folder emptied first.
     A cell that raises (an older commit's claim that no longer holds with today's packages, say)
     is reported, and the rest of the notebook still runs and counts."""
-    import nbformat
-    from nbclient import NotebookClient
-
     if empty_cache is not None:
         shutil.rmtree(empty_cache, ignore_errors=True)
-    nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=900, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    errors = execute_in_memory(path, timeout=900)
     seconds = time.perf_counter() - start
-    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    note = f"  ({len(errors)} cell(s) raised, first: {errors[0].ename}: {errors[0].evalue[:90]})" if errors else ""
+    note = f"  ({len(errors)} cell(s) raised, first: {errors[0][:120]})" if errors else ""
     return seconds, note
 
 

@@ -34,6 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
+from execute_notebooks import execute, execute_in_memory  # noqa: E402
+
+from utils.checkpoints import CODE_FINGERPRINT  # noqa: E402
 from utils.checks import LEDGER_ENV, NOTEBOOK_ENV  # noqa: E402
 from utils.runtime import CPU_THREADS, SEED_ENV, THREADS_ENV  # noqa: E402
 
@@ -54,7 +57,7 @@ def cpu_model() -> str:
 def environment(label: str) -> dict:
     import torch
 
-    return {"label": label, "torch": torch.__version__, "python": platform.python_version(),
+    return {"label": label, "code": CODE_FINGERPRINT, "torch": torch.__version__, "python": platform.python_version(),
             "cpu": cpu_model(), "cores": os.cpu_count(),
             "threads": int(os.environ.get(THREADS_ENV, "").strip() or CPU_THREADS)}
 
@@ -72,18 +75,6 @@ def notebook_paths(names: list[str]) -> list[Path]:
     return paths
 
 
-def execute_in_memory(path: Path) -> list[str]:
-    """Run ``path`` in a fresh kernel without saving it; return the errors of cells that raised."""
-    import nbformat
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, timeout=1800, kernel_name="python3", allow_errors=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    return [f"{o.ename}: {o.evalue.splitlines()[0][:200] if o.evalue else ''}"
-            for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
-
-
 def run(args: argparse.Namespace) -> None:
     if args.in_place and args.seeds != [0]:
         raise SystemExit("--in-place writes the committed outputs, which are seed 0: give --seeds 0 (the default)")
@@ -93,17 +84,15 @@ def run(args: argparse.Namespace) -> None:
         import shutil
         shutil.rmtree(ROOT / "data" / "cache" / "models", ignore_errors=True)
     os.environ["TQDM_DISABLE"] = "1"
-    if args.in_place:
-        from execute_notebooks import execute
     for seed in args.seeds:
         for path in paths:
             with tempfile.NamedTemporaryFile("r", suffix=".jsonl", delete=False) as tmp:
                 raw = Path(tmp.name)
             os.environ.update({LEDGER_ENV: str(raw), SEED_ENV: str(seed), NOTEBOOK_ENV: path.stem})
             start = time.perf_counter()
-            errors = [] if args.in_place else None
             if args.in_place:
-                execute(path)
+                execute(path)                                       # a failing check stops it: CellExecutionError
+                errors = []
             else:
                 errors = execute_in_memory(path)
             seconds = round(time.perf_counter() - start, 1)

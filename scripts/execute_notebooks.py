@@ -24,6 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 from notebook_header import stamp  # noqa: E402
 
+sys.path.insert(0, str(ROOT))
+from utils.runtime import series_seed  # noqa: E402
+
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
@@ -70,12 +73,23 @@ def execute(path: Path, timeout: int = 900) -> float:
     return elapsed
 
 
+def execute_in_memory(path: Path, timeout: int = 1800) -> list[str]:
+    """Run ``path`` in a fresh kernel without saving it, going on after a cell that raises; return
+    one line per error (``"ClaimFailed: ✗ claim does not hold: …"``). The benchmark and the claims
+    ledger run notebooks this way."""
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    return [f"{o.ename}: {o.evalue.splitlines()[0][:200] if o.evalue else ''}"
+            for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="execute notebooks in place")
     parser.add_argument("--fresh", action="store_true", help="delete the model cache first")
     parser.add_argument("names", nargs="*", help="notebook names or paths (default: all, in order)")
     args = parser.parse_args()
-    if os.environ.get("SEQ2SEQ_SEED", "0").strip() not in ("", "0"):
+    if series_seed() != 0:
         raise SystemExit("SEQ2SEQ_SEED is set: the committed outputs are seed 0 (scripts/claims.py runs other seeds "
                          "without saving)")
     os.environ["TQDM_DISABLE"] = "1"

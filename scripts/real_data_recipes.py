@@ -39,7 +39,6 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from utils.build import config_to_dict  # noqa: E402
 from utils.checkpoints import CODE_FINGERPRINT, train_or_load  # noqa: E402
 from utils.download import find_tatoeba  # noqa: E402
 from utils.languages import LANGUAGES  # noqa: E402
@@ -168,8 +167,7 @@ def main() -> None:
         if args.results:
             row = dict(time=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                        command=command, note=args.note, model=args.model, lang=args.lang, units=args.units,
-                       vocab_size=args.vocab, batch_size=args.batch, seed=seed, config=config_to_dict(recipe.config),
-                       training={k: v for k, v in recipe.__dict__.items() if k != "config"},
+                       vocab_size=args.vocab, batch_size=args.batch, seed=seed, **recipe.record(),
                        code=CODE_FINGERPRINT,
                        environment=dict(torch=torch.__version__, threads=torch.get_num_threads(),
                                         cpus=os.cpu_count(), machine=platform.machine(), load_at_start=round(load, 2)),

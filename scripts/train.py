@@ -260,10 +260,7 @@ def train(args, config, recipe: Recipe, data_settings: DataSettings, procs: dist
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, warmup_then_decay(recipe.epochs * steps_per_epoch, recipe.warmup, recipe.lr_decay))
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.amp)
-    if hasattr(torch.amp, "GradScaler"):          # torch >= 2.3's name; torch.cuda.amp's before (the classic stack)
-        scaler = torch.amp.GradScaler("cuda", enabled=args.amp == "fp16")
-    else:
-        scaler = torch.cuda.amp.GradScaler(enabled=args.amp == "fp16")
+    scaler = torch.amp.GradScaler("cuda", enabled=args.amp == "fp16")   # torch >= 2.3, the oldest supported
     history, bleus = History(), []
     epoch, done_in_epoch, step, epoch_sum, epoch_count = 1, 0, 0, 0.0, 0
     if blob is not None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from utils.build import config_from_dict
 from utils.models import RNNConfig
 from utils.pairs import SentencePair
 from utils.real_data import (
@@ -22,6 +23,7 @@ from utils.real_data import (
     grouped_references,
     is_short,
     select_pairs,
+    settings_of,
     shortest,
 )
 from utils.transformer import TransformerConfig
@@ -123,3 +125,15 @@ def test_anchor_statistics_on_a_hand_made_map():
     assert stats.offsets == {"names": [0], "nouns": [-1]}
     assert (stats.words, stats.on_eos, stats.punctuation_on_eos) == (4, 1, 1)
     assert stats.on_word("names") == 1 and stats.on_word("nouns") == 0 and stats.on_word() == 0.5
+
+
+def test_a_recipes_record_is_what_the_results_file_holds_and_rebuilds_it():
+    """The script writes Recipe.record() into each results row; notebook 08 compares rows by settings_of."""
+    for name, recipe in RECIPES.items():
+        record = recipe.record()
+        assert config_from_dict(record["config"]) == recipe.config, name
+        assert record["training"] == {k: v for k, v in vars(recipe).items() if k != "config"}, name
+        assert settings_of(record) == {**record["config"], **record["training"]}
+    changed = RECIPES["transformer"].record()
+    changed["config"]["norm"] = "pre"
+    assert settings_of(changed) != settings_of(RECIPES["transformer"].record())

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from utils.alignment import teacher_forced_attention
-from utils.build import Config
+from utils.build import Config, config_to_dict
 from utils.data import load_tatoeba, split_by_sentence
 from utils.download import find_tatoeba
 from utils.languages import ANCHOR_NAMES, ANCHOR_WORDS
@@ -57,6 +57,17 @@ class Recipe:
         """The keyword arguments of ``train_or_load`` (besides config and data)."""
         settings = {k: v for k, v in asdict(self).items() if k != "config"}
         return {k: v for k, v in settings.items() if v or k in ("epochs", "lr", "lr_decay")}
+
+    def record(self) -> dict:
+        """The recipe as the results file records it: ``{"config": {...}, "training": {...}}``."""
+        return {"config": config_to_dict(self.config),
+                "training": {k: v for k, v in asdict(self).items() if k != "config"}}
+
+
+def settings_of(record: dict) -> dict:
+    """A run's model and training settings as one dict, from a results-file row or
+    :meth:`Recipe.record`: two runs with equal settings trained the same recipe."""
+    return {**record["config"], **record["training"]}
 
 
 RECIPES: dict[str, Recipe] = {
