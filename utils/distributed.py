@@ -74,8 +74,13 @@ def start(device: torch.device) -> Processes:
 
 
 def stop() -> None:
-    """Leave the process group (nothing to do for a single process)."""
+    """Leave the process group together (nothing to do for a single process).
+
+    The barrier first: a process that destroys its group while another still works (rank 0 writing
+    the last checkpoint) can leave that one hanging in ``destroy_process_group`` for good — seen
+    with gloo on torch 2.3.1 on a loaded CPU (pytorch/pytorch#75097 reports the same)."""
     if dist.is_available() and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
