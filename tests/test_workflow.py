@@ -1,5 +1,5 @@
 """The users' own CI (.github/workflows/test.yml): valid for GitHub (actionlint) and running what
-the README says, on CPU, on Python 3.10 and 3.13, plus the classic stack. The website's workflow
+the README says, on CPU, on Python 3.10 and 3.13, on older torch builds, plus the classic stack. The website's workflow
 (.github/workflows/pages.yml): valid too, and building with `make site` what it deploys."""
 import shutil
 import subprocess
@@ -34,9 +34,13 @@ def test_workflow_runs_the_readme_command_and_the_classic_stack():
     workflow = yaml.safe_load(WORKFLOW.read_text())
     jobs = workflow["jobs"]
     runs = {name: " ".join(step.get("run", "") for step in job["steps"]) for name, job in jobs.items()}
-    current = next(name for name, run in runs.items() if "make test" in run)
-    assert [str(v) for v in jobs[current]["strategy"]["matrix"]["python"]] == ["3.10", "3.13"]
+    assert "make test" in runs["current"]
+    assert [str(v) for v in jobs["current"]["strategy"]["matrix"]["python"]] == ["3.10", "3.13"]
     assert any("make classic-test" in run for run in runs.values())
+    # the notebooks also run on the oldest supported torch and on one as old as Colab's
+    older = jobs["older-torch"]
+    assert "make test" in runs["older-torch"] and "matrix.torch" in runs["older-torch"]
+    assert sorted(str(v["torch"]) for v in older["strategy"]["matrix"]["include"]) == ["2.3.1", "2.9.0"]
     assert "download.pytorch.org/whl/cpu" in workflow["env"]["PIP_EXTRA_INDEX_URL"], "torch must be a CPU build"
     for name, job in jobs.items():
         setup = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/setup-python")]
