@@ -3,12 +3,15 @@
     python scripts/claims.py run --seeds 1 2 --notebooks 03 05 07   # in memory: nothing is saved
     python scripts/claims.py run --in-place --fresh                 # seed 0: also writes the outputs
     python scripts/claims.py report                                 # how far each check moved
+    python scripts/claims.py table --write                          # the README's results table
 
 Every ``check(...)`` of a notebook (:func:`utils.checks.check`) appends a line to the ledger when
 ``SEQ2SEQ_CLAIMS_LEDGER`` is set; this script sets it, with ``SEQ2SEQ_SEED`` (the seed every model
 of the notebook trains with: :func:`utils.runtime.series_seed`), runs each notebook in a fresh
 kernel, and adds to each line the run's environment (torch, Python, CPU model, threads) and the
-notebook's wall time. The ledger is ``results/claims.jsonl``, one JSON line per check and run.
+notebook's wall time. The ledger is ``results/claims.jsonl``, one JSON line per check and run; running
+a notebook again with the same seed in the same environment replaces its earlier rows (see
+:func:`replace`).
 
 ``run`` executes in memory (the committed notebooks are untouched; their outputs stay seed 0), and
 goes on after a cell that raises, so a claim that fails is recorded and the rest still run.
@@ -55,9 +58,11 @@ def cpu_model() -> str:
 
 
 def environment(label: str) -> dict:
+    import sacrebleu
     import torch
 
     return {"label": label, "code": CODE_FINGERPRINT, "torch": torch.__version__, "python": platform.python_version(),
+            "sacrebleu": sacrebleu.__version__,
             "cpu": cpu_model(), "cores": os.cpu_count(),
             "threads": int(os.environ.get(THREADS_ENV, "").strip() or CPU_THREADS)}
 
@@ -73,6 +78,20 @@ def notebook_paths(names: list[str]) -> list[Path]:
             raise SystemExit(f"no notebook matches {name!r}; the notebooks are: {', '.join(p.stem for p in every)}")
         paths += found
     return paths
+
+
+def replace(ledger: Path, new: list[dict]) -> None:
+    """Add a run's rows to the ledger. An earlier run of the same notebook, seed and environment
+    (label, torch, Python) is replaced where it made the same claims; its rows for claims the new run
+    no longer makes stay, as the record of a claim that was restated or removed."""
+    if not new:
+        return
+    same_run = {(r["notebook"], r["seed"], r["label"], r["torch"], r["python"]) for r in new}
+    claims = {r["claim"] for r in new}
+    old = read_ledger(ledger) if ledger.exists() else []
+    kept = [r for r in old if not ((r["notebook"], r["seed"], r["label"], r["torch"], r["python"]) in same_run
+                                   and r["claim"] in claims)]
+    ledger.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept + new), encoding="utf-8")
 
 
 def run(args: argparse.Namespace) -> None:
@@ -98,9 +117,7 @@ def run(args: argparse.Namespace) -> None:
             seconds = round(time.perf_counter() - start, 1)
             entries = [json.loads(line) for line in raw.read_text(encoding="utf-8").splitlines() if line.strip()]
             raw.unlink()
-            with open(args.ledger, "a", encoding="utf-8") as ledger:
-                for entry in entries:
-                    ledger.write(json.dumps({**entry, **env, "seconds": seconds}, ensure_ascii=False) + "\n")
+            replace(args.ledger, [{**env, **entry, "seconds": seconds} for entry in entries])   # the kernel's torch
             failed = sum(not e["held"] for e in entries)
             other = [e for e in errors if not e.startswith("ClaimFailed")]
             print(f"seed {seed} {path.stem}: {len(entries)} checks, {failed} failed, {seconds:.0f} s"
@@ -115,34 +132,161 @@ def spread(values: list[float]) -> str:
     return f"{min(values):g} / {statistics.median(values):g} / {max(values):g}"
 
 
+def read_ledger(path: Path) -> list[dict]:
+    if not path.exists():
+        raise SystemExit(f"{path} does not exist: record runs first (python scripts/claims.py run ...)")
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def run_name(row: dict) -> str:
+    return f"{row['label'] or 'torch ' + row['torch']} seed {row['seed']}"
+
+
+def margins(rows: list[dict]) -> list[dict]:
+    """For a check written with above/below/at_least/at_most: per comparison, the threshold(s), the
+    observed values and the smallest margin over the runs that recorded it."""
+    recorded = [r for r in rows if r.get("comparisons")]
+    if not recorded or len({len(r["comparisons"]) for r in recorded}) != 1:
+        return []
+    out = []
+    for i in range(len(recorded[0]["comparisons"])):
+        parts = [r["comparisons"][i] for r in recorded]
+        worst = min(parts, key=lambda p: p["margin"])
+        out.append({"op": parts[0]["op"], "threshold": spread([round(p["threshold"], 4) for p in parts]),
+                    "observed": spread([round(p["value"], 4) for p in parts]), "margin": worst["margin"],
+                    "relative": worst["margin"] / abs(worst["threshold"]) if worst["threshold"] else None,
+                    "runs": len(recorded)})
+    return out
+
+
+def margin_lines(rows: list[dict]) -> list[str]:
+    return [f"value {m['op']} threshold {m['threshold']}: observed {m['observed']}; smallest margin {m['margin']:+.4g}"
+            + (f" ({m['relative']:+.0%} of the threshold)" if m["relative"] is not None else "")
+            + f" in {m['runs']} run(s)" for m in margins(rows)]
+
+
 def report(args: argparse.Namespace) -> None:
-    if not args.ledger.exists():
-        raise SystemExit(f"{args.ledger} does not exist: record runs first (python scripts/claims.py run ...)")
-    entries = [json.loads(line) for line in args.ledger.read_text(encoding="utf-8").splitlines() if line.strip()]
+    entries = read_ledger(args.ledger)
     runs = sorted({(e["label"], e["torch"], e["seed"]) for e in entries})
     print(f"{len(entries)} checks recorded in {len(runs)} runs: "
           + ", ".join(f"{label or 'torch ' + torch} seed {seed}" for label, torch, seed in runs))
     groups: dict[tuple[str, str], list[dict]] = {}
     for e in entries:
         groups.setdefault((e["notebook"], e["claim"]), []).append(e)
+    if args.markdown:
+        print("\n| notebook | claim | held | value op threshold | observed min / median / max | smallest margin |")
+        print("|---|---|---|---|---|---|")
+        for (nb, claim), rows in sorted(groups.items(), key=lambda item: item[0][0]):
+            held = f"{sum(r['held'] for r in rows)}/{len(rows)}"
+            for i, m in enumerate(margins(rows) or [None]):
+                text = claim[:80].replace("|", "/") if i == 0 else "″"
+                if m is None:
+                    print(f"| {nb[:2]} | {text} | {held} | (yes/no) | | |")
+                else:
+                    print(f"| {nb[:2]} | {text} | {held} | {m['op']} {m['threshold']} | {m['observed']} | "
+                          f"{m['margin']:+.3g} |")
+        return
     notebook = None
-    for (nb, claim), rows in groups.items():
+    for (nb, claim), rows in sorted(groups.items(), key=lambda item: item[0][0]):     # by notebook, stable
         if nb != notebook:
             notebook = nb
             print(f"\n{nb}")
         held = sum(r["held"] for r in rows)
-        shapes = {len(r["numbers"]) for r in rows}
-        numbers = ("  numbers (min / median / max): " + "; ".join(spread([r["numbers"][i] for r in rows])
-                                                                   for i in range(shapes.pop()))
-                   if len(shapes) == 1 and rows[0]["numbers"] else "")
-        seeds = sorted({r["seed"] for r in rows})
         mark = "✓" if held == len(rows) else "✗"
-        print(f"  {mark} held {held}/{len(rows)} (seeds {seeds})  {claim[:110]}")
-        if numbers:
-            print("   " + numbers)
+        print(f"  {mark} held {held}/{len(rows)} ({', '.join(sorted({run_name(r) for r in rows}))})  {claim[:110]}")
+        spreads = margin_lines(rows)
+        shapes = {len(r["numbers"]) for r in rows}
+        if spreads:
+            for line in spreads:
+                print(f"     {line}")
+        elif len(shapes) == 1 and rows[0]["numbers"]:
+            print("     numbers (min / median / max): "
+                  + "; ".join(spread([r["numbers"][i] for r in rows]) for i in range(shapes.pop())))
         for r in rows:
             if not r["held"]:
-                print(f"     failed with seed {r['seed']}, torch {r['torch']}: {r['evidence'][:150]}")
+                print(f"     failed with {run_name(r)}: {r['evidence'][:150]}")
+
+
+# The README's results table: (row, notebook, the claim's first words, which number of its evidence;
+# None: how many seeds the claim held in). The numbers are the evidence's, in order (utils.checks.numbers):
+# e.g. 01's "11.2 on 51–60 tokens vs 69.6 on 4–10" gives [11.2, 51, 60, 69.6, 4, 10].
+HEADLINES = [
+    ("01 · vanilla RNN: BLEU on 4–10-token sentences", "01", "the vanilla model's BLEU on the longest", 3),
+    ("01 · vanilla RNN: BLEU on 51–60-token sentences", "01", "the vanilla model's BLEU on the longest", 0),
+    ("02 · Luong attention: BLEU on 51–60-token sentences", "02", "attention beats the vanilla model", 2),
+    ("02 · Bahdanau attention: BLEU on 51–60-token sentences", "02", "attention beats the vanilla model", 3),
+    ("03 · Luong dot attention: AER against the gold links", "03", "the dot-product model's AER is well below", 0),
+    ("03 · dot is the best of the four scores in BLEU and in AER", "03", "in this run the dot product is the best",
+     None),
+    ("07 · Transformer: test BLEU", "07", "both attention models translate the test set", 0),
+    ("07 · Luong dot attention: test BLEU (same run)", "07", "both attention models translate the test set", 1),
+    ("07 · Transformer: AER of its best cross-attention head", "07", "no single Transformer head aligns better", 1),
+]
+RECIPE_ROWS = [("06, 08 · RNN with attention (06's recipe)", "rnn"), ("08 · RNN without attention", "vanilla"),
+               ("08 · Transformer (08's recipe)", "transformer")]
+TABLE_BEGIN, TABLE_END = "<!-- results table: python scripts/claims.py table -->", "<!-- end of results table -->"
+
+
+def mean_sd(values: list[float], digits: int = 1) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def results_table(ledger: list[dict], recipes: list[dict]) -> str:
+    """The README's results table (markdown): each headline number as mean ± sd over the seeds of
+    the current stack's runs, with the seeds it covers."""
+    from utils.metrics import bleu_signature
+    from utils.real_data import RECIPES, settings_of
+
+    base = [r for r in ledger if not r["label"]]
+    # the signature without its last field, the installed sacrebleu's version (each run records its own)
+    signature = bleu_signature(False).rsplit("|version:", 1)[0]
+    lines = ["| result | mean ± sd | seeds |", "|---|---|---|"]
+    for name, nb, start, index in HEADLINES:
+        rows = {r["seed"]: r for r in base if r["notebook"].startswith(nb) and r["claim"].startswith(start)}
+        if not rows:
+            raise SystemExit(f"no ledger row for {nb} {start!r}: was the claim reworded? (HEADLINES in {__file__})")
+        seeds = sorted(rows)
+        if index is None:
+            cell = f"in {sum(rows[s]['held'] for s in seeds)} of {len(seeds)} seeds"
+        else:
+            cell = mean_sd([rows[s]["numbers"][index] for s in seeds], 3 if "AER" in name else 1)
+        lines.append(f"| {name} | {cell} | {', '.join(map(str, seeds))} |")
+    for name, model in RECIPE_ROWS:
+        wanted = settings_of(RECIPES[model].record())
+        runs = {r["seed"]: r for r in recipes if r.get("code") == CODE_FINGERPRINT and r["model"] == model
+                and settings_of(r) == wanted}
+        if not runs:
+            raise SystemExit(f"results/real_data_recipes.jsonl has no run of the current {model!r} recipe and code: "
+                             f"python scripts/real_data_recipes.py --model {model} --seeds 0 1 2")
+        seeds = sorted(runs)
+        for metric, label in (("greedy", "greedy"), ("beam", "beam 5")):
+            lines.append(f"| {name}: test BLEU, {label} | {mean_sd([runs[s][metric] for s in seeds])} | "
+                         f"{', '.join(map(str, seeds))} |")
+    return "\n".join([
+        TABLE_BEGIN, "", *lines, "",
+        f"BLEU: sacrebleu on the series' own word tokens (`{signature}`; 06 and 08 score each test "
+        f"sentence against all its Tatoeba translations: `nrefs:var`). Each row is the mean ± standard deviation over "
+        "the seeds listed (`SEQ2SEQ_SEED`), torch "
+        f"{', '.join(sorted({r['torch'] for r in base}))}, this repository's CPU runs; from `results/claims.jsonl` "
+        "and `results/real_data_recipes.jsonl`.", TABLE_END])
+
+
+def table(args: argparse.Namespace) -> None:
+    recipes_path = ROOT / "results" / "real_data_recipes.jsonl"
+    recipes = [json.loads(line) for line in recipes_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    text = results_table(read_ledger(args.ledger), recipes)
+    if not args.write:
+        print(text)
+        return
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    if TABLE_BEGIN not in readme or TABLE_END not in readme:
+        raise SystemExit(f"README.md has no results table to replace (a line {TABLE_BEGIN!r} ... {TABLE_END!r})")
+    head, rest = readme.split(TABLE_BEGIN, 1)
+    tail = rest.split(TABLE_END, 1)[1]
+    (ROOT / "README.md").write_text(head + text + tail, encoding="utf-8")
+    print("README.md: results table written")
 
 
 def main() -> None:
@@ -157,8 +301,12 @@ def main() -> None:
     r.add_argument("--ledger", type=Path, default=LEDGER)
     p = sub.add_parser("report", help="how far each check moved across the recorded runs")
     p.add_argument("--ledger", type=Path, default=LEDGER)
+    p.add_argument("--markdown", action="store_true", help="one table row per comparison")
+    t = sub.add_parser("table", help="the README's results table (mean ± sd over seeds)")
+    t.add_argument("--ledger", type=Path, default=LEDGER)
+    t.add_argument("--write", action="store_true", help="replace the table in README.md")
     args = parser.parse_args()
-    run(args) if args.command == "run" else report(args)
+    {"run": run, "report": report, "table": table}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -77,9 +77,9 @@ def test_the_report_gives_each_checks_spread_and_its_failures(tmp_path):
     ledger.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "claims.py"), "report", "--ledger", str(ledger)],
                          capture_output=True, text=True, check=True).stdout
-    assert "✗ held 2/3 (seeds [0, 1, 2])  dot aligns" in out
+    assert "✗ held 2/3 (torch 2.13.0 seed 0, torch 2.13.0 seed 1, torch 2.13.0 seed 2)  dot aligns" in out
     assert "0.204 / 0.22 / 0.25" in out
-    assert "failed with seed 2, torch 2.13.0: AER 0.25" in out
+    assert "failed with torch 2.13.0 seed 2: AER 0.25" in out
 
 
 def test_execute_notebooks_refuses_another_seed():
@@ -87,3 +87,95 @@ def test_execute_notebooks_refuses_another_seed():
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "execute_notebooks.py"), "01"],
                             capture_output=True, text=True, env={**os.environ, SEED_ENV: "1"})
     assert result.returncode != 0 and "committed outputs are seed 0" in result.stderr
+
+
+def test_comparisons_hold_as_written_and_remember_their_margins():
+    from utils.checks import above, at_least, at_most, below
+
+    assert above(3, 2) and not above(2, 2) and at_least(2, 2) and at_most(2, 2) and below(1, 2) and not below(2, 2)
+    joined = above(0.9, 0.5) & below(0.9, 1.0)
+    assert joined and [p["margin"] for p in joined.parts] == pytest.approx([0.4, 0.1])
+    assert not (above(1, 0) & below(5, 4))                       # one side failing fails the whole
+    assert below(0.25, 0.24).parts[0]["margin"] == pytest.approx(-0.01)    # negative when it does not hold
+    assert above(torch_scalar(0.5), 0.25).parts[0]["value"] == 0.5         # 0-d tensors become floats
+    with pytest.raises(TypeError, match="join comparisons with &"):
+        above(1, 0) & True
+
+
+def torch_scalar(x: float):
+    import torch
+
+    return torch.tensor(x)
+
+
+def test_a_check_written_with_comparisons_records_them(monkeypatch, tmp_path, capsys):
+    from utils.checks import above, below
+
+    ledger = tmp_path / "ledger.jsonl"
+    monkeypatch.setenv(LEDGER_ENV, str(ledger))
+    check(below(0.204, 0.24) & above(97.3, 90), "dot aligns and translates", "AER 0.204, BLEU 97.3")
+    assert capsys.readouterr().out == "✓ dot aligns and translates  (AER 0.204, BLEU 97.3)\n"   # printed as before
+    (row,) = [json.loads(line) for line in ledger.read_text().splitlines()]
+    assert [(c["op"], c["threshold"], round(c["margin"], 3)) for c in row["comparisons"]] == [
+        ("<", 0.24, 0.036), (">", 90.0, 7.3)]
+    import torch
+
+    assert row["torch"] == torch.__version__                    # the kernel's build, not the caller's
+
+
+def ledger_rows(runs, claim="dot aligns", notebook="03"):
+    env = {"label": "", "torch": "2.13.0", "python": "3.11", "cpu": "x", "cores": 2, "threads": 2, "seconds": 1.0}
+    return [dict(env, notebook=notebook, claim=claim, seed=s, held=aer < 0.24, evidence=f"AER {aer}", numbers=[aer],
+                 comparisons=[{"value": aer, "op": "<", "threshold": 0.24, "margin": 0.24 - aer}])
+            for s, aer in runs]
+
+
+def test_the_report_gives_threshold_spread_and_smallest_margin(tmp_path):
+    ledger = tmp_path / "claims.jsonl"
+    ledger.write_text("".join(json.dumps(r) + "\n" for r in ledger_rows([(0, 0.204), (1, 0.22), (2, 0.16)])))
+    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "claims.py"), "report", "--ledger", str(ledger)],
+                         capture_output=True, text=True, check=True).stdout
+    assert "✓ held 3/3" in out
+    assert "value < threshold 0.24: observed 0.16 / 0.204 / 0.22; smallest margin +0.02 (+8% of the threshold)" in out
+    table = subprocess.run([sys.executable, str(ROOT / "scripts" / "claims.py"), "report", "--markdown", "--ledger",
+                            str(ledger)], capture_output=True, text=True, check=True).stdout
+    assert "| 03 | dot aligns | 3/3 | < 0.24 | 0.16 / 0.204 / 0.22 | +0.02 |" in table
+
+
+def test_running_a_notebook_again_replaces_its_rows_but_keeps_retired_claims(tmp_path):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from claims import read_ledger, replace
+
+    ledger = tmp_path / "claims.jsonl"
+    replace(ledger, ledger_rows([(0, 0.2), (1, 0.21)]) + ledger_rows([(0, 0.3)], claim="an old claim"))
+    replace(ledger, ledger_rows([(0, 0.19)]))                    # seed 0 again: the old claim is not made any more
+    rows = read_ledger(ledger)
+    assert sorted((r["claim"], r["seed"], r["numbers"][0]) for r in rows) == [
+        ("an old claim", 0, 0.3), ("dot aligns", 0, 0.19), ("dot aligns", 1, 0.21)]
+
+
+def test_the_readme_results_table_is_the_one_the_results_files_give():
+    """python scripts/claims.py table --write made it; a new run of the ledger must be followed by it."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from claims import LEDGER, TABLE_BEGIN, TABLE_END, read_ledger, results_table
+
+    recipes = [json.loads(line) for line in (ROOT / "results" / "real_data_recipes.jsonl").read_text().splitlines()]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    committed = TABLE_BEGIN + readme.split(TABLE_BEGIN, 1)[1].split(TABLE_END, 1)[0] + TABLE_END
+    assert committed == results_table(read_ledger(LEDGER), recipes), "run: python scripts/claims.py table --write"
+
+
+def test_the_bleu_signature_names_the_settings():
+    from utils.metrics import bleu_signature
+
+    assert bleu_signature().startswith("nrefs:var|case:mixed|eff:no|tok:none|smooth:exp|version:")
+    assert bleu_signature(multi_reference=False).startswith("nrefs:1|")
+
+
+def test_a_tensor_that_needs_a_gradient_is_compared_without_a_warning(recwarn):
+    import torch
+
+    from utils.checks import above
+
+    assert above(torch.tensor(2.0, requires_grad=True) * 1, 1)
+    assert not [w for w in recwarn if "requires_grad" in str(w.message)]

@@ -42,6 +42,16 @@ def multi_reference_bleu(hyps: Sequence[Tokens], references: Sequence[Sequence[T
     return float(result.score)
 
 
+def bleu_signature(multi_reference: bool = True) -> str:
+    """sacrebleu's signature for the BLEU above (``nrefs:var|case:mixed|eff:no|tok:none|smooth:exp|
+    version:…``): what a reader needs to compare our numbers with others'. sacrebleu knows the
+    number of references only after scoring, so this scores two sentences laid out the same way."""
+    bleu = sacrebleu.metrics.BLEU(tokenize="none", force=True)
+    references = [["a b", "c"], ["a c", None]] if multi_reference else [["a b", "c"]]
+    bleu.corpus_score(["a b", "c"], references)
+    return str(bleu.get_signature())
+
+
 def sentence_bleu(hyp: Tokens, references: Sequence[Tokens]) -> float:
     """BLEU (0–100) of one sentence against its references, smoothed (exponential, sacrebleu's
     default) so a short sentence without a 4-gram match does not score 0. For ranking examples,
