@@ -142,6 +142,11 @@ def run_name(row: dict) -> str:
     return f"{row['label'] or 'torch ' + row['torch']} seed {row['seed']}"
 
 
+def significant(x: float) -> float:
+    """``x`` to four significant digits (1e-05 stays 1e-05; 0.20441 becomes 0.2044)."""
+    return float(f"{x:.4g}")
+
+
 def margins(rows: list[dict]) -> list[dict]:
     """For a check written with above/below/at_least/at_most: per comparison, the threshold(s), the
     observed values and the smallest margin over the runs that recorded it."""
@@ -152,8 +157,8 @@ def margins(rows: list[dict]) -> list[dict]:
     for i in range(len(recorded[0]["comparisons"])):
         parts = [r["comparisons"][i] for r in recorded]
         worst = min(parts, key=lambda p: p["margin"])
-        out.append({"op": parts[0]["op"], "threshold": spread([round(p["threshold"], 4) for p in parts]),
-                    "observed": spread([round(p["value"], 4) for p in parts]), "margin": worst["margin"],
+        out.append({"op": parts[0]["op"], "threshold": spread([significant(p["threshold"]) for p in parts]),
+                    "observed": spread([significant(p["value"]) for p in parts]), "margin": worst["margin"],
                     "relative": worst["margin"] / abs(worst["threshold"]) if worst["threshold"] else None,
                     "runs": len(recorded)})
     return out
