@@ -172,9 +172,8 @@ def margin_lines(rows: list[dict]) -> list[str]:
 
 def report(args: argparse.Namespace) -> None:
     entries = read_ledger(args.ledger)
-    runs = sorted({(e["label"], e["torch"], e["seed"]) for e in entries})
-    print(f"{len(entries)} checks recorded in {len(runs)} runs: "
-          + ", ".join(f"{label or 'torch ' + torch} seed {seed}" for label, torch, seed in runs))
+    runs = sorted({run_name(e) for e in entries})
+    print(f"{len(entries)} checks recorded in {len(runs)} runs: " + ", ".join(runs))
     groups: dict[tuple[str, str], list[dict]] = {}
     for e in entries:
         groups.setdefault((e["notebook"], e["claim"]), []).append(e)
@@ -242,7 +241,7 @@ def results_table(ledger: list[dict], recipes: list[dict]) -> str:
     """The README's results table (markdown): each headline number as mean ± sd over the seeds of
     the current stack's runs, with the seeds it covers."""
     from utils.metrics import bleu_signature
-    from utils.real_data import RECIPES, settings_of
+    from utils.real_data import recipe_runs
 
     base = [r for r in ledger if not r["label"]]
     # the signature without its last field, the installed sacrebleu's version (each run records its own)
@@ -259,13 +258,11 @@ def results_table(ledger: list[dict], recipes: list[dict]) -> str:
             cell = mean_sd([rows[s]["numbers"][index] for s in seeds], 3 if "AER" in name else 1)
         lines.append(f"| {name} | {cell} | {', '.join(map(str, seeds))} |")
     for name, model in RECIPE_ROWS:
-        wanted = settings_of(RECIPES[model].record())
-        runs = {r["seed"]: r for r in recipes if r.get("code") == CODE_FINGERPRINT and r["model"] == model
-                and settings_of(r) == wanted}
+        runs = recipe_runs([r for r in recipes if r.get("code") == CODE_FINGERPRINT], model)   # French subwords
         if not runs:
             raise SystemExit(f"results/real_data_recipes.jsonl has no run of the current {model!r} recipe and code: "
                              f"python scripts/real_data_recipes.py --model {model} --seeds 0 1 2")
-        seeds = sorted(runs)
+        seeds = list(runs)
         for metric, label in (("greedy", "greedy"), ("beam", "beam 5")):
             lines.append(f"| {name}: test BLEU, {label} | {mean_sd([runs[s][metric] for s in seeds])} | "
                          f"{', '.join(map(str, seeds))} |")
@@ -278,10 +275,15 @@ def results_table(ledger: list[dict], recipes: list[dict]) -> str:
         "and `results/real_data_recipes.jsonl`.", TABLE_END])
 
 
+def read_recipes() -> list[dict]:
+    """The rows of ``results/real_data_recipes.jsonl`` (:data:`utils.real_data.RESULTS`)."""
+    from utils.real_data import RESULTS
+
+    return [json.loads(line) for line in RESULTS.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def table(args: argparse.Namespace) -> None:
-    recipes_path = ROOT / "results" / "real_data_recipes.jsonl"
-    recipes = [json.loads(line) for line in recipes_path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    text = results_table(read_ledger(args.ledger), recipes)
+    text = results_table(read_ledger(args.ledger), read_recipes())
     if not args.write:
         print(text)
         return

@@ -157,9 +157,9 @@ def test_running_a_notebook_again_replaces_its_rows_but_keeps_retired_claims(tmp
 def test_the_readme_results_table_is_the_one_the_results_files_give():
     """python scripts/claims.py table --write made it; a new run of the ledger must be followed by it."""
     sys.path.insert(0, str(ROOT / "scripts"))
-    from claims import LEDGER, TABLE_BEGIN, TABLE_END, read_ledger, results_table
+    from claims import LEDGER, TABLE_BEGIN, TABLE_END, read_ledger, read_recipes, results_table
 
-    recipes = [json.loads(line) for line in (ROOT / "results" / "real_data_recipes.jsonl").read_text().splitlines()]
+    recipes = read_recipes()
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     committed = TABLE_BEGIN + readme.split(TABLE_BEGIN, 1)[1].split(TABLE_END, 1)[0] + TABLE_END
     assert committed == results_table(read_ledger(LEDGER), recipes), "run: python scripts/claims.py table --write"

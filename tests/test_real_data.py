@@ -22,6 +22,7 @@ from utils.real_data import (
     anchor_statistics,
     grouped_references,
     is_short,
+    recipe_runs,
     select_pairs,
     settings_of,
     shortest,
@@ -137,3 +138,18 @@ def test_a_recipes_record_is_what_the_results_file_holds_and_rebuilds_it():
     changed = RECIPES["transformer"].record()
     changed["config"]["norm"] = "pre"
     assert settings_of(changed) != settings_of(RECIPES["transformer"].record())
+
+
+def test_recipe_runs_are_the_rows_of_exactly_that_recipe_language_and_units_by_seed():
+    def row(seed, lang="fr", units="subwords", model="rnn", **change):
+        record = RECIPES[model].record()
+        record["training"].update(change)
+        return {"seed": seed, "lang": lang, "units": units, "model": model, **record}
+
+    rows = [row(2), row(0), row(1, lang="de"), row(1, units="words"), row(1, epochs=3), row(1, model="vanilla"),
+            row(1)]
+    found = recipe_runs(rows, "rnn")
+    assert list(found) == [0, 1, 2] and found[1] is rows[-1]
+    assert list(recipe_runs(rows, "rnn", lang="de")) == [1]
+    assert recipe_runs(rows, "transformer") == {}
+

@@ -70,6 +70,15 @@ def settings_of(record: dict) -> dict:
     return {**record["config"], **record["training"]}
 
 
+def recipe_runs(runs: list[dict], model: str, lang: str = "fr", units: str = "subwords") -> dict[int, dict]:
+    """The results-file rows among ``runs`` that trained exactly ``RECIPES[model]`` on ``lang`` with
+    ``units``, by seed (in seed order). Filter ``runs`` by code fingerprint first."""
+    wanted = settings_of(RECIPES[model].record())
+    found = {r["seed"]: r for r in runs
+             if r["model"] == model and r["lang"] == lang and r["units"] == units and settings_of(r) == wanted}
+    return dict(sorted(found.items()))
+
+
 RECIPES: dict[str, Recipe] = {
     # notebook 06's model: Luong attention (dot) on a bidirectional GRU, with the coverage penalty
     "rnn": Recipe(RNNConfig(decoder="luong", score="dot", emb_size=128, hidden_size=192, dropout=0.1,
