@@ -280,7 +280,7 @@ def check_opening(lab: Lab, report: Report, path: str) -> None:
 
 def _first_difference(before: bytes, after: bytes) -> str:
     old, new = before.decode(errors="replace").splitlines(), after.decode(errors="replace").splitlines()
-    for i, (a, b) in enumerate(zip(old, new)):
+    for i, (a, b) in enumerate(zip(old, new, strict=False)):
         if a != b:
             return f"line {i + 1}: {a.strip()[:80]!r} became {b.strip()[:80]!r}"
     return f"{len(old)} lines became {len(new)}"

@@ -140,7 +140,7 @@ def series_order_problems(site: Path, notebooks: list[str]) -> list[str]:
     """The landing page, then every notebook page in order, each page's "next" link on the one after."""
     pages = ["index.html"] + [f"notebooks/{Path(n).stem}.html" for n in notebooks]
     problems = []
-    for here, following in zip(pages, pages[1:]):
+    for here, following in zip(pages, pages[1:], strict=False):
         if not (site / here).is_file():
             problems.append(f"{here}: missing")
             continue

@@ -92,14 +92,14 @@ def test_translate_and_score_on_a_model_that_drops_the_last_word_of_long_sentenc
     model = oracle(data, rewrite=lambda src, tgt: tgt[:-1] if len(src) > 50 else tgt)
     results = translate_and_score(model, data)
     assert results.sources == [p.src_tokens for p in data.test] and results.references == refs
-    assert results.hypotheses == [r[:-1] if cut else r for r, cut in zip(refs, long)]
+    assert results.hypotheses == [r[:-1] if cut else r for r, cut in zip(refs, long, strict=True)]
     assert 0 < sum(long) < len(long)
     assert results.exact == pytest.approx(1 - sum(long) / len(long))
     assert results.exact_by_length == {"4–10": 1.0, "11–20": 1.0, "21–30": 1.0, "31–40": 1.0, "41–50": 1.0,
                                        "51–60": 0.0}
     # every n-gram of a shortened reference is in the reference: BLEU is the brevity penalty alone,
     # 100 · exp(1 - r / c) with c = r - (number of shortened sentences)
-    r_all, r_long = sum(map(len, refs)), sum(len(r) for r, cut in zip(refs, long) if cut)
+    r_all, r_long = sum(map(len, refs)), sum(len(r) for r, cut in zip(refs, long, strict=True) if cut)
     assert results.bleu == pytest.approx(100 * math.exp(1 - r_all / (r_all - sum(long))))
     assert results.bleu_by_length["51–60"] == pytest.approx(100 * math.exp(1 - r_long / (r_long - sum(long))))
     assert all(results.bleu_by_length[b] == pytest.approx(100.0) for b in ["4–10", "11–20", "21–30", "31–40",
@@ -147,7 +147,7 @@ def test_teacher_forced_attention_of_a_real_model(data):
     model = tiny_model(data, "luong", "general")
     weights = teacher_forced_attention(model, data)
     assert len(weights) == len(data.test)
-    for w, p in zip(weights, data.test):
+    for w, p in zip(weights, data.test, strict=True):
         assert w.shape == (len(p.tgt_tokens) + 1, len(p.src_tokens) + 1)
         torch.testing.assert_close(w.sum(-1), torch.ones(w.size(0)))  # nothing on the padding
     chosen = [data.test[3], data.valid[0]]                       # any pairs, not only a split
@@ -229,7 +229,7 @@ def test_after_a_mistake_forces_gold_prefix_then_a_wrong_word(data):
     model = tiny_model(data)
     result = after_a_mistake(model, data, position=0.5)
     assert len(result.outputs) == len(data.test)
-    for k, wrong, out, ref in zip(result.positions, result.wrong_words, result.outputs, result.references):
+    for k, wrong, out, ref in zip(result.positions, result.wrong_words, result.outputs, result.references, strict=True):
         assert k == int(len(ref) * 0.5)
         assert out[:k] == ref[:k]                       # the gold words were forced
         assert out[k] == wrong != ref[k]                # then a word that is not the gold one
@@ -242,7 +242,7 @@ def test_after_a_mistake_measures_recovery(splits, derails, recovered):
     data = known_words_data(splits)
     result = after_a_mistake(oracle(data, derails=derails), data, position=0.5)
     assert all(result.clean)                                     # it translates every sentence exactly
-    for k, wrong, out, ref in zip(result.positions, result.wrong_words, result.outputs, result.references):
+    for k, wrong, out, ref in zip(result.positions, result.wrong_words, result.outputs, result.references, strict=True):
         assert out[:k + 1] == ref[:k] + [wrong] and wrong != ref[k]
         assert out[k + 1:] == ([] if derails else ref[k + 1:])   # stopped, or carried on with the reference
     assert result.recovered == recovered
@@ -314,7 +314,7 @@ def test_score_inputs_reproduce_the_attention_weights(data, decoder, score):
     inputs = score_inputs(model, data)
     weights = teacher_forced_attention(model, data)
     assert len(inputs) == len(weights) == len(data.test)
-    for (queries, keys), w in zip(inputs, weights):
+    for (queries, keys), w in zip(inputs, weights, strict=True):
         assert queries.shape[0] == w.shape[0] and keys.shape[0] == w.shape[1]
         recomputed = torch.softmax(model.decoder.score.compare(queries[None], keys[None])[0], dim=-1)
         torch.testing.assert_close(recomputed, w, atol=1e-5, rtol=1e-4)

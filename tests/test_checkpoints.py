@@ -47,7 +47,7 @@ def test_checkpoint_round_trip(data, tmp_path, decoder, score, monkeypatch):
     assert loads == [True]                                  # safe loading
     assert loaded.config == model.config
     assert type(loaded.decoder) is type(model.decoder)
-    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+    for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
     assert loaded_history == history and extra == {"bleu": 12.5}
     b = next(iter(data.loader("test")))
@@ -183,7 +183,7 @@ def test_train_or_load_uses_the_cache(data, tmp_path, monkeypatch, capsys):
     assert len(calls) == 1                                    # loaded, not trained again
     assert "loaded" in capsys.readouterr().out
     assert history2 == history1
-    for a, b in zip(model1.state_dict().values(), model2.state_dict().values()):
+    for a, b in zip(model1.state_dict().values(), model2.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     # anything that shapes the model is a different cache entry
     train_or_load("tiny", config, data, epochs=1, lr=5e-3, verbose=False)
@@ -198,7 +198,7 @@ def test_train_or_load_is_seeded(data, tmp_path, monkeypatch):
     config = RNNConfig(decoder="vanilla", **TINY)
     a, _ = train_or_load("a", config, data, epochs=1, use_cache=False, verbose=False)
     b, _ = train_or_load("b", config, data, epochs=1, use_cache=False, verbose=False)
-    for x, y in zip(a.state_dict().values(), b.state_dict().values()):
+    for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True):
         assert torch.equal(x, y)
 
 

@@ -205,7 +205,7 @@ def test_elision_and_contraction_in_the_french():
     assert "l'" in text and (" du " in text or " des " in text)
     for p in pairs:
         toks = p.src_tokens
-        for a, b in zip(toks, toks[1:]):
+        for a, b in zip(toks, toks[1:], strict=False):
             assert not (a in ("le", "la") and b[0] in "aeiouéh"), p.fr  # l'homme, not le homme
             assert (a, b) not in {("de", "le"), ("à", "le"), ("à", "les")}, p.fr
 
@@ -263,5 +263,6 @@ def test_module_help_runs():
 
 def test_possessive_before_a_vowel_uses_the_masculine_form(default_splits):
     bad = [p.fr for split in default_splits.values() for p in split
-           for a, b in zip(p.src_tokens, p.src_tokens[1:]) if a in ("ma", "ta", "sa") and b[0] in "aeiouéèêh"]
+           for a, b in zip(p.src_tokens, p.src_tokens[1:], strict=False)
+           if a in ("ma", "ta", "sa") and b[0] in "aeiouéèêh"]
     assert bad == [], bad[:3]

@@ -219,7 +219,7 @@ def test_multi_reference_bleu_credits_any_reference():
     hyps = [["i", "'m", "busy", "."], ["run", "!"], ["he", "is", "very", "tall", "."]]
     first = [["i", "am", "busy", "."], ["run", "."], ["he", "is", "very", "tall", "."]]
     second = [["i", "'m", "busy", "."], ["hurry", "!"]]            # the third sentence has one reference
-    both = [[a, b] for a, b in zip(first, second)] + [[first[2]]]
+    both = [[a, b] for a, b in zip(first[:2], second, strict=True)] + [[first[2]]]
     assert multi_reference_bleu(hyps, both) > multi_reference_bleu(hyps, [[r] for r in first])
     # every hypothesis word is in one of its references: 1-grams 11/11; 2-grams 7/8 ("run !" is in
     # neither); 3-grams 5/5, 4-grams 3/3; lengths 4 + 2 + 5 equal the closest references': BP = 1

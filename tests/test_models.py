@@ -35,8 +35,8 @@ CONFIGS = [
 ]
 IDS = [(f"{c.decoder}-{c.score}" if c.decoder != "vanilla" else "vanilla") + ("-bi" if c.bidirectional else "")
        + ("-previous" if c.query == "previous" else "") for c in CONFIGS]
-PARALLEL = [(c, i) for c, i in zip(CONFIGS, IDS) if c.decoder != "bahdanau"]   # a one-call teacher-forced path
-BAHDANAU = [(c, i) for c, i in zip(CONFIGS, IDS) if c.decoder == "bahdanau"]
+PARALLEL = [(c, i) for c, i in zip(CONFIGS, IDS, strict=True) if c.decoder != "bahdanau"]   # a one-call path
+BAHDANAU = [(c, i) for c, i in zip(CONFIGS, IDS, strict=True) if c.decoder == "bahdanau"]
 
 
 def make(config, seed=0):
@@ -325,7 +325,8 @@ def test_dropout_is_random_in_training_and_off_in_evaluation(config):
     torch.testing.assert_close(without(*args)[0], logits, atol=1e-6, rtol=1e-5)
     # and the fast paths still equal the textbook ones
     torch.testing.assert_close(model(*args, parallel=False)[0], logits, atol=1e-5, rtol=1e-5)
-    for fast, packed in zip(model.encoder(b.src, b.src_mask), model.encoder.forward_packed(b.src, b.src_mask)):
+    packed_out = model.encoder.forward_packed(b.src, b.src_mask)
+    for fast, packed in zip(model.encoder(b.src, b.src_mask), packed_out, strict=True):
         torch.testing.assert_close(fast, packed, atol=1e-6, rtol=1e-5)
 
 

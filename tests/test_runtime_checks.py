@@ -81,7 +81,7 @@ def test_seed_everything_repeats_python_numpy_and_torch():
     assert draws() == first
     seed_everything(124)
     second = draws()
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         assert a != b
 
 

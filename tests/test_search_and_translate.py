@@ -164,7 +164,7 @@ def test_translate_tokens_keeps_input_order(model, vocabs):
     assert alone[2] == translate_tokens(model, [sources[2]], src_v, tgt_v)[0][0]
     assert len(attns) == len(sources)
     if model.decoder.has_attention:
-        for s, h, a in zip(sources, hyps, attns):
+        for s, h, a in zip(sources, hyps, attns, strict=True):
             assert a.shape[1] == len(s) + 1
             # rows: one per decoding step (exact shapes are checked with stubs below)
             assert 1 <= a.shape[0] == len(h) + 1 <= default_max_len(len(s) + 1) + 1
@@ -418,7 +418,7 @@ def test_translate_tokens_with_beams(model, vocabs):
     sources = [s.split() for s in SENTENCES]
     hyps, attns = translate_tokens(model, sources, src_v, tgt_v, beam_size=3)
     assert len(hyps) == len(sources)
-    for s, h, a in zip(sources, hyps, attns):
+    for s, h, a in zip(sources, hyps, attns, strict=True):
         if model.decoder.has_attention:
             assert a.shape == (len(h) + 1, len(s) + 1)
 
@@ -437,7 +437,7 @@ def test_beam_hypotheses_scores_and_greedy(model, vocabs):
     ones = beam_hypotheses(model, sources, src_v, tgt_v, beam_size=1)
     assert [tgt_v.decode(h[0].ids) for h in ones] == translate_tokens(model, sources, src_v, tgt_v)[0]
     fives = beam_hypotheses(model, sources, src_v, tgt_v, beam_size=5, alpha=0.6)
-    for one, five in zip(ones, fives):
+    for one, five in zip(ones, fives, strict=True):
         assert len(one) == 1 and 1 <= len(five) <= 5
         assert [h.score for h in five] == sorted((h.score for h in five), reverse=True)
         assert one[0].log_prob <= 0

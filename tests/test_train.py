@@ -54,7 +54,7 @@ def test_inverse_sigmoid_decay():
     assert s(0) == pytest.approx(10 / 11)
     assert s(50) == pytest.approx(10 / (10 + math.exp(5)))
     values = [s(i) for i in range(0, 200, 10)]
-    assert all(a > b for a, b in zip(values, values[1:]))
+    assert all(a > b for a, b in zip(values, values[1:], strict=False))
     assert 0.0 <= inverse_sigmoid_decay(1.0)(10 ** 9) < 1e-100   # no OverflowError far out
 
 
@@ -85,7 +85,7 @@ TGT = [["the", "cat", "sleeps", "."], ["the", "girl", "runs", "."], ["the", "dog
 @pytest.fixture(scope="module")
 def tiny():
     src_v, tgt_v = build_vocab(SRC), build_vocab(TGT)
-    ds = TranslationDataset(list(zip(SRC, TGT)) * 4, src_v, tgt_v)
+    ds = TranslationDataset(list(zip(SRC, TGT, strict=True)) * 4, src_v, tgt_v)
     return ds, src_v, tgt_v
 
 
@@ -285,11 +285,11 @@ def test_pairs_per_second_measures_without_changing_the_model_unless_asked(tiny)
     before = [p.detach().clone() for p in model.parameters()]
     speed = pairs_per_second(model, batches, tgt_v.pad_id)
     assert speed > 0
-    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))       # no optimizer: no update
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))   # no optimizer: no update
     assert all(p.grad is None or not p.grad.any() for p in model.parameters())      # and no gradients left
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     pairs_per_second(model, batches, tgt_v.pad_id, optimizer)
-    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))   # with one: trained
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))   # with one: trained
 
 
 # ----------------------------------------------------------------------------- coverage penalty

@@ -252,7 +252,7 @@ def test_cached_and_uncached_decoding_translate_the_test_set_alike(synthetic_tra
     model.decoder.kv_cache = True
     assert outputs[True][0] == outputs[False][0]
     assert sum(len(h) for h in outputs[True][0]) > 3 * len(sources)  # real sentences, not empty ones
-    for cached_map, uncached_map in zip(outputs[True][1], outputs[False][1]):
+    for cached_map, uncached_map in zip(outputs[True][1], outputs[False][1], strict=True):
         torch.testing.assert_close(cached_map, uncached_map, atol=1e-5, rtol=1e-4)
 
 
@@ -269,7 +269,7 @@ def test_untrained_loss_is_about_log_v():
 def trained():
     """A small Transformer fitted on six sentence pairs with the series' ``fit``."""
     src_v, tgt_v = build_vocab(SRC), build_vocab(TGT)
-    loader = make_loader(TranslationDataset(list(zip(SRC, TGT)) * 4, src_v, tgt_v), batch_size=8, seed=0)
+    loader = make_loader(TranslationDataset(list(zip(SRC, TGT, strict=True)) * 4, src_v, tgt_v), batch_size=8, seed=0)
     torch.manual_seed(0)
     model = build_model(TransformerConfig(d_model=32, heads=4, ff_size=64, layers=1),
                         len(src_v), len(tgt_v), src_v.pad_id)
@@ -288,7 +288,7 @@ def test_decodes_through_translate_tokens(trained):
     model, src_v, tgt_v, *_ = trained
     hyps, attentions = translate_tokens(model, SRC, src_v, tgt_v, batch_size=4)       # greedy, in batches
     assert hyps == TGT
-    for s, h, a in zip(SRC, hyps, attentions):
+    for s, h, a in zip(SRC, hyps, attentions, strict=True):
         assert a.shape == (len(h) + 1, len(s) + 1)
     beams, _ = translate_tokens(model, SRC, src_v, tgt_v, beam_size=3)                # beam search
     assert beams == TGT

@@ -76,5 +76,5 @@ def attention_aer(model: Seq2Seq, data: ParallelData, split: str = "test") -> fl
     English word is linked to the French word it attends to most (teacher-forced), 0 = perfect."""
     pairs = getattr(data, split)
     predicted = [attention_links(w, len(p.src_tokens), len(p.tgt_tokens))
-                 for w, p in zip(teacher_forced_attention(model, data, split), pairs)]
+                 for w, p in zip(teacher_forced_attention(model, data, split), pairs, strict=True)]
     return alignment_error_rate(predicted, [set(p.alignment) for p in pairs])

@@ -68,7 +68,7 @@ def pad(sequences: Sequence[torch.Tensor], pad_id: int) -> torch.Tensor:
 
 def collate(items: Sequence[tuple[torch.Tensor, torch.Tensor]], src_pad: int = 0, tgt_pad: int = 0) -> Batch:
     """Turn ``(src_ids, tgt_ids)`` pairs into a :class:`Batch`."""
-    srcs, tgts = zip(*items)
+    srcs, tgts = zip(*items, strict=True)
     src = pad(srcs, src_pad)                                   # [batch, src_len]
     lengths = torch.tensor([len(s) for s in srcs])             # [batch]
     mask = torch.arange(src.size(1))[None, :] < lengths[:, None]  # [batch, src_len]

@@ -21,8 +21,9 @@ def build_model(config: Config, src_vocab_size: int, tgt_vocab_size: int, pad_id
     """A fresh model for ``config`` (random weights: seed torch first for a repeatable one)."""
     c = config
     if isinstance(c, TransformerConfig):
-        sizes = (c.d_model, c.heads, c.ff_size, c.layers, c.dropout, pad_id, c.norm)
-        return Seq2Seq(TransformerEncoder(src_vocab_size, *sizes), TransformerDecoder(tgt_vocab_size, *sizes), c)
+        sizes = (c.d_model, c.heads, c.ff_size, c.layers, c.dropout, pad_id, c.norm, c.scale_embeddings)
+        return Seq2Seq(TransformerEncoder(src_vocab_size, *sizes),
+                       TransformerDecoder(tgt_vocab_size, *sizes, tie_embeddings=c.tie_embeddings), c)
     if not isinstance(c, RNNConfig):
         raise TypeError(f"build_model takes an RNNConfig or a TransformerConfig, got {type(c).__name__}")
     encoder = (BidirectionalEncoder if c.bidirectional else Encoder)(src_vocab_size, c.emb_size, c.hidden_size,

@@ -227,6 +227,6 @@ def split_by_sentence(pairs: Sequence[tuple[str, str]], fractions: tuple[float, 
             which[i] = k
         done += len(members)
     splits: tuple[list, list, list] = ([], [], [])
-    for pair, k in zip(pairs, which):       # each split keeps the corpus order
+    for pair, k in zip(pairs, which, strict=True):       # each split keeps the corpus order
         splits[k].append(pair)
     return splits

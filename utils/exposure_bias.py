@@ -30,11 +30,11 @@ def both_ways(model: Seq2Seq, data: ParallelData,
     itos, tv = data.tgt_vocab.itos, data.tgt_vocab
     logits, _ = model(b.src, b.src_mask, b.tgt[:, :-1])         # gold inputs: [1, T, V]
     gold_in = ["<sos>"] + pair.tgt_tokens
-    forced = list(zip(gold_in, [itos[i] for i in logits[0].argmax(-1).tolist()]))
+    forced = list(zip(gold_in, [itos[i] for i in logits[0].argmax(-1).tolist()], strict=True))
     (ids,), _ = greedy_decode(model, b.src, b.src_mask, tv.sos_id, tv.eos_id,
                               max_len=len(pair.tgt_tokens) + 5, pad_id=tv.pad_id)  # its own inputs
     own = [itos[i] for i in ids] + ["<eos>"]
-    return forced, list(zip(["<sos>"] + own[:-1], own))
+    return forced, list(zip(["<sos>"] + own[:-1], own, strict=True))
 
 
 def gradient_agreement(model: Seq2Seq, batches: list, pad_id: int = 0, **forward_args) -> tuple[float, float]:
@@ -114,9 +114,10 @@ def after_a_mistake(model: Seq2Seq, data: ParallelData, split: str = "test",
         positions += ks.tolist()
         wrong += [tv.itos[m] for m in mistakes.tolist()]
         outputs += [[tv.itos[i] for i in row] for row in ids]
-        clean += [[tv.itos[i] for i in row] == pairs[c].tgt_tokens for row, c in zip(unforced, chunk)]
+        clean += [[tv.itos[i] for i in row] == pairs[c].tgt_tokens for row, c in zip(unforced, chunk, strict=True)]
     refs = [p.tgt_tokens for p in pairs]
-    recovered = [back_on_track(out, ref, k) for out, ref, k, ok in zip(outputs, refs, positions, clean) if ok]
+    recovered = [back_on_track(out, ref, k)
+                 for out, ref, k, ok in zip(outputs, refs, positions, clean, strict=True) if ok]
     return MistakeResults(positions, wrong, outputs, refs, clean,
                           sum(recovered) / len(recovered) if recovered else float("nan"))
 

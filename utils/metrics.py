@@ -65,7 +65,7 @@ def exact_match(hyps: Sequence[Tokens], refs: Sequence[Tokens]) -> float:
     """Fraction of sentences translated exactly right (0–1)."""
     if len(hyps) != len(refs) or not hyps:
         raise ValueError("exact_match needs two lists of the same, non-zero length")
-    return sum(list(h) == list(r) for h, r in zip(hyps, refs)) / len(hyps)
+    return sum(list(h) == list(r) for h, r in zip(hyps, refs, strict=True)) / len(hyps)
 
 
 def bucket_label(bucket: tuple[int, int]) -> str:
@@ -100,7 +100,7 @@ def alignment_error_rate(predicted: Sequence[Links], gold: Sequence[Links]) -> f
     if len(predicted) != len(gold):
         raise ValueError(f"{len(predicted)} predicted alignments but {len(gold)} gold ones")
     hits = size_a = size_g = 0
-    for a, g in zip(predicted, gold):
+    for a, g in zip(predicted, gold, strict=True):
         a, g = set(a), set(g)
         hits, size_a, size_g = hits + len(a & g), size_a + len(a), size_g + len(g)
     if size_a + size_g == 0:
@@ -122,7 +122,7 @@ def link_recall(predicted: Sequence[Links], gold: Sequence[Links]) -> float:
     total = sum(len(set(g)) for g in gold)
     if total == 0:
         raise ValueError("there are no gold links")
-    return sum(len(set(a) & set(g)) for a, g in zip(predicted, gold)) / total
+    return sum(len(set(a) & set(g)) for a, g in zip(predicted, gold, strict=True)) / total
 
 
 def attention_entropy(weights: torch.Tensor) -> torch.Tensor:
@@ -206,12 +206,12 @@ def attention_peaks(maps: Sequence[torch.Tensor], sources: Sequence[Tokens], tar
     (words plus ``<eos>``, as teacher-forced attention gives them); ``lexicons`` names groups of
     anchor words (``{"names": {"marie": "mary"}, "nouns": {...}}``) for :func:`anchor_offsets`."""
     peaks = AttentionPeaks(offsets={group: [] for group in lexicons})
-    for w, src, tgt in zip(maps, sources, targets):
+    for w, src, tgt in zip(maps, sources, targets, strict=True):
         rows = w[:len(tgt)].argmax(1)                                     # [T]: each word's darkest column
         on_eos = (rows == len(src)).tolist()
         peaks.words += len(on_eos)
         peaks.on_eos += sum(on_eos)
-        peaks.punctuation_on_eos += sum(e and word in (".", "!", "?") for e, word in zip(on_eos, tgt))
+        peaks.punctuation_on_eos += sum(e and word in (".", "!", "?") for e, word in zip(on_eos, tgt, strict=True))
         for group, lexicon in lexicons.items():
             peaks.offsets[group] += anchor_offsets(w, src, tgt, lexicon)
     return peaks

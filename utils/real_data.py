@@ -187,7 +187,7 @@ def word_maps(model: Seq2Seq, corpus: ParallelData, pairs: list[SentencePair],
             maps = teacher_forced_attention(model, corpus, pairs=pairs)
     if corpus.src_subwords is None:
         return maps
-    return [word_attention(w, p.src_tokens, p.tgt_tokens) for p, w in zip(pairs, maps)]
+    return [word_attention(w, p.src_tokens, p.tgt_tokens) for p, w in zip(pairs, maps, strict=True)]
 
 
 def anchor_groups(lang: str = "fr") -> dict[str, dict[str, str]]:

@@ -131,7 +131,7 @@ def beam_search(model: nn.Module, src: torch.Tensor, src_mask: torch.Tensor,
         width = beam_size - len(finished)                                  # places left in the beam
         best, flat = total.topk(min(width, int(torch.isfinite(total).sum())))  # [≤ width], best first
         keep = []                                  # (beam, word, log_prob, attention rows): the new open beams
-        for value, index in zip(best.tolist(), flat.tolist()):
+        for value, index in zip(best.tolist(), flat.tolist(), strict=True):
             beam, word = divmod(index, logp.size(1))
             att = alive_att[beam] + ([weights[beam]] if weights is not None else [])
             if word == eos_id:                     # it ends here: finished, and the beam shrinks by one

@@ -73,7 +73,7 @@ class Subwords:
     def decode(self, pieces: Sequence[str]) -> list[str]:
         """Pieces → word tokens, grouped as :func:`word_index` groups them."""
         words: list[str] = []
-        for piece, word in zip(pieces, word_index(pieces)):
+        for piece, word in zip(pieces, word_index(pieces), strict=True):
             if word == len(words):
                 words.append("")
             words[word] += piece.replace(MARK, "")

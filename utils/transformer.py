@@ -46,6 +46,8 @@ class TransformerConfig:
     layers: int = 2             # layers in the encoder, and as many in the decoder
     dropout: float = 0.0        # on embeddings, attention outputs and feed-forward outputs
     norm: str = "pre"           # "pre": x + f(LayerNorm(x)); "post": LayerNorm(x + f(x)), the original
+    scale_embeddings: bool = False  # multiply word embeddings by √d_model before adding positions (Vaswani et al. §3.4)
+    tie_embeddings: bool = False    # the decoder's output layer reuses its word-embedding matrix (Press & Wolf, 2017)
 
 
 class MultiHeadAttention(nn.Module):
@@ -116,18 +118,26 @@ def causal_mask(length: int, device: torch.device | str | None = None) -> Tensor
 
 
 class Embedding(nn.Module):
-    """Word embedding plus sinusoidal position (``positions=False`` leaves the positions out)."""
+    """Word embedding plus sinusoidal position (``positions=False`` leaves the positions out).
 
-    def __init__(self, vocab_size: int, d_model: int, dropout: float = 0.0, pad_id: int = 0, positions: bool = True):
+    ``scale=True`` multiplies the word vectors by $\\sqrt{d}$ first, as Vaswani et al. do (§3.4: "we
+    multiply those weights by $\\sqrt{d_{model}}$"); the paper gives no reason. A common reading: an
+    embedding matrix shared with the output layer starts small (entries of about $1/\\sqrt{d}$), and
+    the factor brings the words up to the scale of the positions. ``nn.Embedding`` starts at
+    N(0, 1), already that scale, so the series leaves it off unless asked (notebook 07 measures it)."""
+
+    def __init__(self, vocab_size: int, d_model: int, dropout: float = 0.0, pad_id: int = 0, positions: bool = True,
+                 scale: bool = False):
         super().__init__()
         self.tokens = nn.Embedding(vocab_size, d_model, padding_idx=pad_id)
         self.positions = positions
+        self.scale = math.sqrt(d_model) if scale else 1.0
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, ids: Tensor, start: int = 0) -> Tensor:
         """``ids [B, L]`` at positions ``start … start + L - 1`` (a cached decoding step feeds one
         word at position ``start``) → ``[B, L, d]``."""
-        x = self.tokens(ids)                                                  # [B, L, d]
+        x = self.tokens(ids) * self.scale                                     # [B, L, d]
         if self.positions:
             pe = sinusoidal_positions(start + ids.size(1), x.size(-1))[start:]  # same for every sentence
             x = x + pe.to(x.device)
@@ -227,9 +237,9 @@ class TransformerEncoder(nn.Module):
     post-norm every layer already ends in one)."""
 
     def __init__(self, vocab_size: int, d_model: int, heads: int, ff_size: int, layers: int,
-                 dropout: float = 0.0, pad_id: int = 0, norm: str = "pre"):
+                 dropout: float = 0.0, pad_id: int = 0, norm: str = "pre", scale_embeddings: bool = False):
         super().__init__()
-        self.embedding = Embedding(vocab_size, d_model, dropout, pad_id)
+        self.embedding = Embedding(vocab_size, d_model, dropout, pad_id, scale=scale_embeddings)
         self.layers = nn.ModuleList(EncoderLayer(d_model, heads, ff_size, dropout, norm) for _ in range(layers))
         self.norm = nn.LayerNorm(d_model) if norm == "pre" else nn.Identity()
 
@@ -293,12 +303,15 @@ class TransformerDecoder(nn.Module):
     parallel_teacher_forcing = True
 
     def __init__(self, vocab_size: int, d_model: int, heads: int, ff_size: int, layers: int,
-                 dropout: float = 0.0, pad_id: int = 0, norm: str = "pre"):
+                 dropout: float = 0.0, pad_id: int = 0, norm: str = "pre", scale_embeddings: bool = False,
+                 tie_embeddings: bool = False):
         super().__init__()
-        self.embedding = Embedding(vocab_size, d_model, dropout, pad_id)
+        self.embedding = Embedding(vocab_size, d_model, dropout, pad_id, scale=scale_embeddings)
         self.layers = nn.ModuleList(DecoderLayer(d_model, heads, ff_size, dropout, norm) for _ in range(layers))
         self.norm = nn.LayerNorm(d_model) if norm == "pre" else nn.Identity()
         self.out = nn.Linear(d_model, vocab_size)
+        if tie_embeddings:              # one [V, d] matrix reads words in and scores them out
+            self.out.weight = self.embedding.tokens.weight
         self.attention_head: tuple[int, int] | None = None
         self.kv_cache = True
 
@@ -362,7 +375,7 @@ class TransformerDecoder(nn.Module):
             return self.step_uncached(y_prev, state, enc_out, src_mask)
         y = self.embedding(y_prev[:, None], start=state.length)        # [B, 1, d]: the new word at its position
         caches, maps = [], []
-        for layer, cache in zip(self.layers, state.layers):
+        for layer, cache in zip(self.layers, state.layers, strict=True):
             y, cache, weights = layer.step(y, cache, src_mask)
             caches.append(cache)
             maps.append(weights)
