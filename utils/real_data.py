@@ -188,6 +188,11 @@ def mean_sd(values: list[float], digits: int = 1) -> str:
     return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
+COLUMNS = {"valid_greedy": "greedy BLEU", "valid_beam": "beam BLEU", "valid_beam_chrf": "beam chrF",
+           "greedy": "greedy BLEU", "beam": "beam BLEU", "beam_chrf": "beam chrF", "seconds": "train s"}
+"""The headers :func:`search_table` and :func:`gap_table` give results-file columns (split named in the title)."""
+
+
 def search_table(groups: dict[tuple, dict], metric: str = "valid_beam", sd: float | None = None,
                  columns: tuple[str, ...] = ("valid_greedy", "valid_beam", "valid_beam_chrf", "seconds")) -> str:
     """A recipe search as text: the kept recipe (``groups[()]``) and every change from it, best first
@@ -197,15 +202,15 @@ def search_table(groups: dict[tuple, dict], metric: str = "valid_beam", sd: floa
     kept = groups[()]
     sd = seed_sd(kept, metric) if sd is None else sd
     found = {change: compare(kept, g, metric, sd) for change, g in groups.items() if change}
-    width = max([len(describe_change(c)) for c in groups] + [24])
-    lines = [f"{'change from the kept recipe':{width}}  seeds" + "".join(f"{c:>16}" for c in columns)
-             + f"{'Δ ' + metric:>18}{'noise':>7}  verdict"]
+    width = max([len(describe_change(c)) for c in groups] + [27])
+    lines = [f"{'change from the kept recipe':{width}}  seeds" + "".join(f"{COLUMNS.get(c, c):>12}" for c in columns)
+             + f"{'Δ ' + COLUMNS.get(metric, metric):>14}{'noise':>7}  verdict"]
     for change in [()] + sorted(found, key=lambda c: -found[c].delta):
         g = groups[change]
         line = f"{describe_change(change):{width}}  {','.join(map(str, g)):5}" + "".join(
-            f"{statistics.mean(r[c] for r in g.values()):16.1f}" for c in columns)
+            f"{statistics.mean(r[c] for r in g.values()):12.1f}" for c in columns)
         if change:
-            line += f"{found[change].delta:+18.1f}{found[change].threshold:7.1f}  {found[change].verdict}"
+            line += f"{found[change].delta:+14.1f}{found[change].threshold:7.1f}  {found[change].verdict}"
         lines.append(line)
     lines.append(f"(each column: the mean over the seeds listed; Δ: minus the kept recipe over the same seeds; noise: "
                  f"one seed, 2·√2 × one run's sd {sd:.2f} = {noise_threshold([0.0], sd):.1f}; several, 2 × the sd of "
@@ -223,7 +228,8 @@ def gap_table(rows: list[tuple[str, dict[int, dict]]], metric: str = "valid_beam
     (base_name, base), (_, top) = rows[0], rows[-1]
     sd = seed_sd(base, metric)
     width = max(len(name) for name, _ in rows)
-    lines = [f"{'':{width}}  seeds{metric + ', mean ± sd':>22}{'Δ':>7}{'noise':>7}{'gap closed':>12}  per seed Δ"]
+    lines = [f"{'':{width}}  seeds{COLUMNS.get(metric, metric) + ', mean ± sd':>22}{'Δ':>7}{'noise':>7}"
+             f"{'gap closed':>12}  Δ per seed"]
     for name, group in rows:
         line = f"{name:{width}}  {','.join(map(str, group)):5}{mean_sd([r[metric] for r in group.values()]):>22}"
         if group is not base:
