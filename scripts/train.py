@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from utils import distributed  # noqa: E402
 from utils.batching import collate  # noqa: E402
 from utils.build import build_model, config_to_dict  # noqa: E402
-from utils.checkpoints import CheckpointError, save_checkpoint  # noqa: E402
+from utils.checkpoints import CheckpointError, atomic_save, save_checkpoint  # noqa: E402
 from utils.data import DataFormatError, load_tatoeba, split_by_sentence  # noqa: E402
 from utils.download import DataUnavailableError, find_tatoeba  # noqa: E402
 from utils.languages import LANGUAGES  # noqa: E402
@@ -227,13 +227,6 @@ def read_resume(path: Path, identity: dict, data: ParallelData) -> dict:
     return blob
 
 
-def atomic_save(obj, path: Path) -> None:
-    """``torch.save`` into a temporary file, then rename: an interruption never leaves half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 # ----------------------------------------------------------------------------- training
 def train(args, config, recipe: Recipe, data_settings: DataSettings, procs: distributed.Processes) -> dict:
     """One run; returns a summary (rank 0's view)."""
@@ -309,9 +302,7 @@ def train(args, config, recipe: Recipe, data_settings: DataSettings, procs: dist
                  "subwords": [data.src_subwords.to_tensor(), data.tgt_subwords.to_tensor()]
                  if data.src_subwords is not None else None}
         if model_too:
-            tmp = out / "model.pt.tmp"
-            save_checkpoint(tmp, model, data.src_vocab, data.tgt_vocab, history, extra)
-            os.replace(tmp, out / "model.pt")
+            save_checkpoint(out / "model.pt", model, data.src_vocab, data.tgt_vocab, history, extra)   # atomic
         atomic_save({"identity": identity, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                      "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "per_rank": per_rank,
                      "history": history.to_dict(), "bleu": bleus, "epoch": epoch,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import os
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -79,17 +81,38 @@ class CheckpointError(ValueError):
 CHECKPOINT_KEYS = ("config", "state_dict", "src_itos", "tgt_itos")
 
 
+def atomic_save(obj, path: str | Path) -> None:
+    """``torch.save(obj, path)`` that never leaves half a file at ``path``.
+
+    The bytes go to a temporary file in the same folder (a unique name, so two processes saving
+    the same model do not mix their bytes), flushed to disk, and then take ``path``'s name in one
+    step (``os.replace``): a reader — or the next notebook run after a kernel interrupted mid-save —
+    finds the old file, or no file, or the whole new one. The temporary file is removed when the
+    save fails or is interrupted."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "xb") as f:      # a new file, with the permissions any file here gets
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:               # KeyboardInterrupt too: an interrupted kernel leaves no litter
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def save_checkpoint(path: str | Path, model: Seq2Seq, src_vocab: Vocab, tgt_vocab: Vocab,
                     history: History | None = None, extra: dict | None = None) -> None:
     """Weights, config, both vocabularies, the training history and the model's
-    :class:`~utils.provenance.TrainedWith` record (when it has one) in one file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    :class:`~utils.provenance.TrainedWith` record (when it has one) in one file, written whole or
+    not at all (:func:`atomic_save`)."""
     record = trained_with(model)
-    torch.save({"config": config_to_dict(model.config), "state_dict": model.state_dict(),
-                "src_itos": src_vocab.itos, "tgt_itos": tgt_vocab.itos,
-                "history": history.to_dict() if history else None, "extra": extra or {},
-                "trained_with": record.to_dict() if record else None}, path)
+    atomic_save({"config": config_to_dict(model.config), "state_dict": model.state_dict(),
+                 "src_itos": src_vocab.itos, "tgt_itos": tgt_vocab.itos,
+                 "history": history.to_dict() if history else None, "extra": extra or {},
+                 "trained_with": record.to_dict() if record else None}, path)
 
 
 def _read_checkpoint(path: Path, device: torch.device | str) -> dict:
@@ -98,12 +121,14 @@ def _read_checkpoint(path: Path, device: torch.device | str) -> dict:
         raise FileNotFoundError(f"{path} does not exist" if not path.exists() else f"{path} is not a file")
     try:
         blob = torch.load(path, map_location=device, weights_only=True)
-    except OSError:
-        raise
-    except Exception as error:  # UnpicklingError, KeyError, EOFError, RuntimeError: whatever the bytes give
+    except PermissionError:
+        raise                   # the message names the file and the cause is not the file's bytes
+    except Exception as error:  # UnpicklingError, EOFError, OSError (a cut-off zip): whatever the bytes give
         reason = (str(error).strip().splitlines() or [""])[0][:160]
-        raise CheckpointError(f"{path} is not a checkpoint: torch.load cannot read it ({type(error).__name__}: "
-                              f"{reason}). Give a file written by save_checkpoint or train_or_load") from None
+        raise CheckpointError(f"{path} is not a checkpoint torch.load can read ({type(error).__name__}: {reason}): "
+                              "another kind of file, or one whose writing was cut off. Delete it, or give a file "
+                              "written by save_checkpoint (train_or_load retrains a cache file like this by "
+                              "itself)") from None
     if not isinstance(blob, dict) or any(key not in blob for key in CHECKPOINT_KEYS):
         if isinstance(blob, dict) and blob and all(isinstance(v, torch.Tensor) for v in blob.values()):
             what = "a bare state_dict (weights only, without config and vocabularies)"
@@ -186,11 +211,15 @@ def train_or_load(name: str, config: Config, data: ParallelData, *, epochs: int 
     path = MODEL_CACHE / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"  # same setup, same file
     record = TrainedWith.of(data.src_vocab, data.tgt_vocab, data.longest_source, data.reverse_source)
     if use_cache and path.exists():
-        model, history, _ = load_checkpoint(path, data.src_vocab, data.tgt_vocab, device)
-        model.trained_with = record     # also for files saved before checkpoints stored it
-        if verbose:
-            print(f"{name}: loaded the model trained earlier in this series (delete data/cache/ to retrain)")
-        return model, history
+        try:
+            model, history, _ = load_checkpoint(path, data.src_vocab, data.tgt_vocab, device)
+        except CheckpointError as error:   # cut off by an older version's interrupted save, say: train it again
+            print(f"{name}: the cached model cannot be used, training it again. {error}")
+        else:
+            model.trained_with = record     # also for files saved before checkpoints stored it
+            if verbose:
+                print(f"{name}: loaded the model trained earlier in this series (delete data/cache/ to retrain)")
+            return model, history
     seed_everything(seed)
     model = build_model(config, len(data.src_vocab), len(data.tgt_vocab), data.src_vocab.pad_id)
     model.trained_with = record
