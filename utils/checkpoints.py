@@ -10,8 +10,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import os
-import secrets
 import sys
 import time
 from pathlib import Path
@@ -21,7 +19,7 @@ import torch
 
 from utils.build import Config, build_model, config_from_dict, config_to_dict
 from utils.parallel_data import ParallelData
-from utils.paths import CACHE_DIR
+from utils.paths import CACHE_DIR, atomic_write
 from utils.provenance import TrainedWith, trained_with
 from utils.runtime import seed_everything, series_seed
 from utils.seq2seq import Seq2Seq
@@ -82,25 +80,9 @@ CHECKPOINT_KEYS = ("config", "state_dict", "src_itos", "tgt_itos")
 
 
 def atomic_save(obj, path: str | Path) -> None:
-    """``torch.save(obj, path)`` that never leaves half a file at ``path``.
-
-    The bytes go to a temporary file in the same folder (a unique name, so two processes saving
-    the same model do not mix their bytes), flushed to disk, and then take ``path``'s name in one
-    step (``os.replace``): a reader — or the next notebook run after a kernel interrupted mid-save —
-    finds the old file, or no file, or the whole new one. The temporary file is removed when the
-    save fails or is interrupted."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "xb") as f:      # a new file, with the permissions any file here gets
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:               # KeyboardInterrupt too: an interrupted kernel leaves no litter
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``torch.save(obj, path)`` that never leaves half a file at ``path``
+    (:func:`utils.paths.atomic_write`): an interrupted save leaves the old file, or none."""
+    atomic_write(path, lambda f: torch.save(obj, f))
 
 
 def save_checkpoint(path: str | Path, model: Seq2Seq, src_vocab: Vocab, tgt_vocab: Vocab,
