@@ -1,6 +1,8 @@
 """Checkpoints and the model cache of ``train_or_load`` (tiny data)."""
+import ast
 import hashlib
 import zipfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,6 +14,8 @@ from utils.models import RNNConfig
 from utils.provenance import TrainedWith, trained_with
 from utils.text import build_vocab
 from utils.train import History
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_train_or_load_validate_records_valid_loss(data, tmp_path, monkeypatch):
@@ -306,6 +310,43 @@ def test_the_fingerprint_covers_the_modules_that_build_and_train_a_model():
     names = {path.name for path in checkpoints.CODE_FILES}
     assert {"models.py", "attention.py", "transformer.py", "train.py", "batching.py"} <= names
     assert all(path.exists() for path in checkpoints.CODE_FILES)
+
+
+def utils_imports(module: str) -> set[str]:
+    """The modules of utils that ``utils/<module>.py`` imports (``from utils.x import``, ``from utils
+    import x``, ``import utils.x``), anywhere in the file."""
+    found = set()
+    for node in ast.walk(ast.parse((ROOT / "utils" / f"{module}.py").read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module == "utils":
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("utils."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[1] for alias in node.names if alias.name.startswith("utils.")}
+    return found
+
+
+def test_every_module_the_model_code_imports_is_fingerprinted_or_says_why_not():
+    """A decoder in a new file must be in CODE_FILES, or editing it never retrains its cached model."""
+    fingerprinted = {path.stem for path in checkpoints.CODE_FILES}
+    outside = checkpoints.OUTSIDE_THE_FINGERPRINT
+    assert not fingerprinted & set(outside), f"in both lists: {sorted(fingerprinted & set(outside))}"
+    reached, todo, importer = set(), [*fingerprinted, "checkpoints"], {}
+    while todo:
+        module = todo.pop()
+        if module in reached:
+            continue
+        reached.add(module)
+        for imported in utils_imports(module):
+            importer.setdefault(imported, module)
+            todo.append(imported)
+    unlisted = sorted(reached - fingerprinted - set(outside))
+    assert not unlisted, "\n".join(
+        f"utils/{m}.py is imported by the model code (utils/{importer[m]}.py) but is neither in CODE_FILES nor in "
+        f"OUTSIDE_THE_FINGERPRINT (utils/checkpoints.py): add it to CODE_FILES if its code shapes a trained model "
+        f"(editing it then retrains), or to OUTSIDE_THE_FINGERPRINT with the reason it does not" for m in unlisted)
+    stale = sorted(set(outside) - reached)
+    assert not stale, f"OUTSIDE_THE_FINGERPRINT names modules the model code no longer imports: {stale}; remove them"
 
 
 def _counting_fit(monkeypatch):

@@ -31,6 +31,24 @@ MODEL_CACHE = CACHE_DIR / "models"
 CODE_FILES = tuple(Path(__file__).with_name(name)
                    for name in ("seq2seq.py", "build.py", "models.py", "attention.py", "transformer.py", "train.py",
                                 "batching.py", "parallel_data.py"))
+# The other modules of utils that the model code (CODE_FILES, and this module's train_or_load) imports,
+# directly or not, and why their code is left out of the fingerprint. A module the model code comes to
+# import must be in one of the two lists (tests/test_checkpoints.py walks the imports): a new decoder
+# in a file of its own goes into CODE_FILES, or editing it would never retrain the cached model.
+OUTSIDE_THE_FINGERPRINT = {
+    "text": "tokenisation and Vocab: they shape the data, which the key holds (vocabularies, training pairs)",
+    "languages": "language names and codes, and the anchor words of the measurements",
+    "data": "reading files: the pairs it gives are in the key (the data fingerprint)",
+    "corpus": "the synthetic corpus: its pairs are in the key (the data fingerprint)",
+    "pairs": "the sentence-pair type: its tokens are in the key",
+    "subwords": "subword pieces: the pieces are the vocabulary and the tokens, both in the key",
+    "paths": "where files live",
+    "progress": "progress bars: what training shows, not what it computes",
+    "provenance": "the record of what a model was trained with, checked when it translates; not its weights",
+    "runtime": "devices, threads and seed_everything: the seed is in the key, the seeding code is not "
+               "(putting it in would retrain every cached model; edit how it seeds with care)",
+    "checkpoints": "this module: the key itself; train_or_load passes fit the settings the key records",
+}
 
 
 def _code_only(source: str) -> str:
@@ -134,8 +152,8 @@ def load_checkpoint(path: str | Path, src_vocab: Vocab, tgt_vocab: Vocab,
     path = Path(path)
     blob = _read_checkpoint(path, device)
     if blob["src_itos"] == tgt_vocab.itos and blob["tgt_itos"] == src_vocab.itos and src_vocab != tgt_vocab:
-        raise ValueError(f"{path}: the source and target vocabularies are swapped: pass the source (French) "
-                         "vocabulary first")
+        raise ValueError(f"{path}: the source and target vocabularies are swapped: pass the source language's "
+                         "vocabulary (the one the model reads) first")
     for side, vocab in (("src", src_vocab), ("tgt", tgt_vocab)):
         if blob[f"{side}_itos"] != vocab.itos:
             raise ValueError(f"{path}: checkpoint's {side} vocabulary ({len(blob[f'{side}_itos'])} tokens) "

@@ -172,8 +172,8 @@ def decode_and_score(model: Seq2Seq, corpus: ParallelData, sources: list[list[st
     words against all ``references`` (:func:`utils.metrics.multi_reference_bleu`).
 
     ``beam_size=1`` is greedy search, run in batches of 128 sentences (the same words as one at a
-    time: ``tests/test_transformer.py`` checks a beam of one is greedy); a beam search takes one
-    sentence at a time, as :func:`utils.search.beam_search` does."""
+    time: ``tests/test_search_and_translate.py::test_batched_greedy_equals_one_by_one`` checks it for
+    every decoder); a beam search takes one sentence at a time, as :func:`utils.search.beam_search` does."""
     start = time.perf_counter()
     units = [corpus.source_units(s) for s in sources]
     if beam_size == 1:
@@ -207,6 +207,9 @@ def word_maps(model: Seq2Seq, corpus: ParallelData, pairs: list[SentencePair],
 def anchor_groups(lang: str = "fr") -> dict[str, dict[str, str]]:
     """The anchor lexicon of ``lang`` (:data:`utils.languages.ANCHOR_WORDS`) in its two groups,
     ``{"names": {...}, "nouns": {...}}``: source word → its one-word English translation."""
+    if lang not in ANCHOR_WORDS:
+        raise ValueError(f"no anchor words for {lang!r}: add its lexicon (names first, then nouns, each with its "
+                         "one-word English translation) to ANCHOR_WORDS in utils/languages.py")
     lexicon = ANCHOR_WORDS[lang]
     names = list(lexicon)[:ANCHOR_NAMES]
     return {"names": {w: lexicon[w] for w in names}, "nouns": {w: lexicon[w] for w in lexicon if w not in names}}
