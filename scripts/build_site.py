@@ -9,6 +9,8 @@ sphinx-book-theme; configuration in site/conf.py) on them:
 - the landing page is README.md, with its Colab badges drawn from a local image (a page may load
   nothing from outside the site) and a section "What you will have built": the sentence notebook 06
   translates and its attention map, both taken from that notebook's committed output;
+- MAINTAINING.md, when there is one, as a page of its own that the landing page links to (out of
+  the series' previous/next sequence, which ends with the last notebook);
 - one page per notebooks/*.ipynb, in sorted order (a new notebook appears by itself), each with
   launch links under its title: Colab, GitHub and "report a problem" (a new issue) from
   scripts/notebook_header.py (the same ``REPO_URL`` as the badges, so `notebook_header.py --url`
@@ -48,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "build" / "site-src"
 CONF = ROOT / "site"
 NOTEBOOKS = ROOT / "notebooks"
+MAINTAINING = ROOT / "MAINTAINING.md"
 # The landing page's picture of where the series ends: the code cell of this notebook whose source
 # contains this text, its first printed line ("source → translation") and its image output.
 FINAL_RESULT = ("06_real_french_english.ipynb", "show_translation(EXAMPLES[LANGUAGE])")
@@ -90,6 +93,12 @@ def landing_page(readme: str, final_image: str, final_caption: str) -> str:
 def issue_url(name: str) -> str:
     """A new issue on the series' repository, its title naming the notebook."""
     return f"{notebook_header.REPO_URL}/issues/new?title={quote(Path(name).stem + ': ')}"
+
+
+def maintainer_page(text: str) -> str:
+    """MAINTAINING.md as a page of the site: outside the table of contents (an orphan: the notebooks'
+    previous/next sequence does not run into it), its link to README.md leading to the landing page."""
+    return "---\norphan: true\n---\n" + text.replace("](README.md)", "](index.md)")
 
 
 def launch_links(name: str) -> str:
@@ -272,6 +281,8 @@ def stage(src: Path = SRC) -> list[str]:
     caption = f"*{source}* → *{output}*"
     landing = landing_page((ROOT / "README.md").read_text(), "images/final_translation.png", caption)
     (src / "index.md").write_text(landing)
+    if MAINTAINING.is_file():
+        (src / MAINTAINING.name).write_text(maintainer_page(MAINTAINING.read_text()))
     return names
 
 

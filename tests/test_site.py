@@ -137,6 +137,12 @@ def test_a_notebook_without_a_title_gets_its_launch_links_first():
     assert shown.cells[0].cell_type == "markdown" and "launch-links" in shown.cells[0].source
 
 
+def test_the_maintainers_page_stays_out_of_the_series_sequence_and_links_home():
+    shown = build_site.maintainer_page("# Maintaining\n\nThe learner's side is [README.md](README.md).\n")
+    assert shown.startswith("---\norphan: true\n---\n# Maintaining")
+    assert "[README.md](index.md)" in shown
+
+
 def test_the_final_result_comes_from_notebook_06s_committed_output():
     image, line = build_site.final_result(ROOT / "notebooks" / build_site.FINAL_RESULT[0], build_site.FINAL_RESULT[1])
     assert image.startswith(b"\x89PNG") and "→" in line
