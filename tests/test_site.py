@@ -277,3 +277,16 @@ def test_make_site_installs_the_site_packages_alone_in_a_venv_of_their_own():
     assert installs == ["/nonexistent-venv/bin/python -m pip install -q -r requirements-site.txt"], dry_run
     assert "torch" not in dry_run and "requirements.txt" not in dry_run.replace("requirements-site.txt", "")
     assert "/nonexistent-venv/bin/python scripts/build_site.py" in dry_run
+
+
+def test_the_readmes_bibtex_and_citation_cff_cite_the_same_work():
+    cff = (ROOT / "CITATION.cff").read_text(encoding="utf-8")
+    field = {k: v.strip().strip('"') for k, v in re.findall(r"^([a-z-]+):[ \t]*(.+)$", cff, re.M)}
+    assert field["cff-version"] == "1.2.0" and field["license"] == "MIT"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    bibtex = re.search(r"```bibtex\n(@misc\{.*?\n\})\n```", readme, re.S)
+    assert bibtex, "README.md has no BibTeX block"
+    entry = dict(re.findall(r"^\s+(\w+)\s*=\s*\{(.*)\},?$", bibtex.group(1), re.M))
+    assert entry["title"] == field["title"]
+    assert entry["howpublished"] == f"\\url{{{field['repository-code']}}}"
+    assert entry["author"] == "{" + re.search(r"- name: \"(.+)\"", cff).group(1) + "}"
