@@ -173,7 +173,8 @@ def series_order_problems(site: Path, notebooks: list[str]) -> list[str]:
     return problems
 
 
-# What myst-nb writes as a figure's alt text when a build gives it none: the image's SHA-256.
+# What myst-nb writes as a figure's alt text when a build gives it none: the image's path, named by
+# its SHA-256 (../_images/HASH.png).
 HASH_ALT = re.compile(r"^[0-9a-f]{32,}(\.\w+)?$")
 
 
@@ -185,7 +186,8 @@ def alt_text_problems(site: Path) -> list[str]:
         name = page.relative_to(site).as_posix()
         for src, alt in parse(page).images:
             text = (alt or "").strip()
-            if not text or HASH_ALT.match(text) or text == PurePosixPath(urlsplit(src).path).name:
+            named = PurePosixPath(text).name       # myst-nb writes the image's path: ../_images/HASH.png
+            if not text or HASH_ALT.match(named) or named == PurePosixPath(urlsplit(src).path).name:
                 problems.append(f"{name}: <img src={src!r}> has alt text {alt!r}")
     return problems
 
@@ -380,7 +382,8 @@ def check_copy(driver, report: Report, base: str, path: str) -> None:
     driver.execute_async_script(JS_SETTLE)
     cell = driver.execute_script("const c = document.querySelector('div.cell_input div.highlight');"
                                  "if (c) c.scrollIntoView({block: 'center', behavior: 'instant'}); return c;")
-    button = cell.find_element("css selector", "button.copybtn") if cell is not None else None
+    buttons = cell.find_elements("css selector", "button.copybtn") if cell is not None else []
+    button = buttons[0] if buttons else None
     if button is None:
         report.check(False, f"{path}: the first code cell's copy button copies its code", "no code cell or button")
         return
@@ -538,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
                          launch_link_problems(site, notebooks)),
                         ("every image has alt text that says something (not empty, not a file hash)",
                          alt_text_problems(site))):
-        report.check(not found, what, "; ".join(found)[:1000])
+        report.check(not found, what, f"{len(found)} problems: " + "; ".join(found)[:1000] if found else "")
     if not args.links_only:
         try:
             import selenium  # noqa: F401

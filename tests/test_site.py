@@ -152,13 +152,16 @@ def test_the_final_result_comes_from_notebook_06s_committed_output():
 
 def test_the_alt_text_check_catches_a_hash_an_empty_and_a_missing_alt(tmp_path):
     digest = "3f" * 32
+    image = f"../_images/{digest}.png"
     site = write(tmp_path, {"index.html": page('<img src="_images/a.png" alt="Figure: BLEU by source length">'),
-                            "notebooks/one.html": page(f'<img src="../_images/{digest}.png" alt="{digest}">'
+                            "notebooks/one.html": page(f'<img src="{image}" alt="{digest}">'
+                                                       f'<img src="{image}" alt="{image}">'
                                                        '<img src="../_images/b.png" alt="">'
                                                        '<img src="../_images/c.png">'
                                                        '<img src="../_images/d.png" alt="d.png">')})
     assert alt_text_problems(site) == [
         f"notebooks/one.html: <img src='../_images/{digest}.png'> has alt text '{digest}'",
+        f"notebooks/one.html: <img src='../_images/{digest}.png'> has alt text '../_images/{digest}.png'",
         "notebooks/one.html: <img src='../_images/b.png'> has alt text ''",
         "notebooks/one.html: <img src='../_images/c.png'> has alt text None",
         "notebooks/one.html: <img src='../_images/d.png'> has alt text 'd.png'",
