@@ -363,12 +363,15 @@ def check_code_and_output(driver, report: Report, path: str) -> None:
     """A notebook page at laptop width: code cells fit, outputs keep their layout, copy buttons on
     the code only, no line meant for tools."""
     state = driver.execute_script(JS_CODE_AND_OUTPUT.replace("TOOL_LINE", JS_TOOL_LINE))
-    report.check(not state["scrolling"], f"{path}: every one of {state['cells']} code cells fits its box, no "
-                 "sideways scrolling", f"{len(state['scrolling'])} scroll: {state['scrolling'][:3]}")
-    report.check(not state["wrapped"], f"{path}: all {state['outputs']} printed outputs keep their lines "
-                 "(white-space: pre, scrolling sideways where wider)", f"{state['wrapped']} wrap or clip")
+    scrolling, wrapped = state["scrolling"], state["wrapped"]
+    report.check(not scrolling, f"{path}: every one of {state['cells']} code cells fits its box, no sideways "
+                 "scrolling", f"{len(scrolling)} scroll: {scrolling[:3]}" if scrolling else "")
+    report.check(not wrapped, f"{path}: all {state['outputs']} printed outputs keep their lines (white-space: pre, "
+                 "scrolling sideways where wider)", f"{wrapped} wrap or clip" if wrapped else "")
     report.check(not state["noCopy"] and not state["outputCopy"], f"{path}: a copy button on every code cell, "
-                 "none on the outputs", f"{state['noCopy']} cells without, {state['outputCopy']} outputs with")
+                 "none on the outputs",
+                 f"{state['noCopy']} cells without, {state['outputCopy']} outputs with"
+                 if state["noCopy"] or state["outputCopy"] else "")
     report.check(not state["toolLines"], f"{path}: no code cell shows a line meant for tools (# NBVAL_..., "
                  "# README figure:, # alt:)", ", ".join(dict.fromkeys(state["toolLines"]))[:300])
 
