@@ -56,8 +56,11 @@ MAINTAINING = ROOT / "MAINTAINING.md"
 FINAL_RESULT = ("06_real_french_english.ipynb", "show_translation(EXAMPLES[LANGUAGE])")
 # Lines of a code cell the site leaves out: nbval's markers (# NBVAL_CHECK_OUTPUT, ...), the
 # marker of the plot the README shows, and the alt text of the cell's figures (it goes to the image).
+# A figure's alt text may go on over the next comment lines, indented ("#   more words"), to keep
+# within ruff's 120 characters.
 HIDDEN_LINE = re.compile(r"^[ \t]*# ?(NBVAL_[A-Z_]+|README figure:.*|alt:.*)[ \t]*$")
-ALT_LINE = re.compile(r"^[ \t]*# ?alt:[ \t]*(.+?)[ \t]*$", re.M)
+ALT_LINE = re.compile(r"^[ \t]*# ?alt:[ \t]*(.*?)[ \t]*$")
+ALT_MORE = re.compile(r"^[ \t]*#[ \t]{2,}(\S.*?)[ \t]*$")
 # Where scripts/build_site.py leaves the figures' alt texts for site/conf.py ({image file stem: alt}).
 ALT_TEXTS = "_alt_texts.json"
 COLAB_BADGE = re.compile(r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]\(([^)\s]+)\)")
@@ -110,9 +113,27 @@ def launch_links(name: str) -> str:
             f'<a class="report-issue" href="{html.escape(issue_url(name))}">Report a problem</a></p>')
 
 
+def tool_lines(source: str) -> tuple[list[str], list[str]]:
+    """(the lines of a code cell a reader sees, its figures' alt texts): the lines meant for tools
+    (HIDDEN_LINE, and the indented comment lines that go on with an ``# alt:`` line) are left out,
+    and each ``# alt:`` line with its continuation is one alt text."""
+    shown, alts, in_alt = [], [], False
+    for line in source.split("\n"):
+        alt = ALT_LINE.match(line)
+        if alt:
+            alts.append(alt.group(1))
+        elif in_alt and ALT_MORE.match(line):
+            alts[-1] = f"{alts[-1]} {ALT_MORE.match(line).group(1)}".strip()
+            continue
+        in_alt = bool(alt)
+        if not HIDDEN_LINE.match(line):
+            shown.append(line)
+    return shown, [a for a in alts if a]
+
+
 def shown_source(source: str) -> str:
-    """A code cell's source as the site shows it: without the lines meant for tools (HIDDEN_LINE)."""
-    return "\n".join(line for line in source.split("\n") if not HIDDEN_LINE.match(line))
+    """A code cell's source as the site shows it: without the lines meant for tools."""
+    return "\n".join(tool_lines(source)[0])
 
 
 def plain(markdown: str) -> str:
@@ -180,7 +201,8 @@ def figure_alt_texts(nb: nbformat.NotebookNode) -> dict[str, str]:
     myst-nb names an output image by the SHA-256 of its bytes; site/conf.py gives the image on the
     page its alt text by that name. The alt text of a cell's figures, first found:
 
-    1. the cell's ``# alt: TEXT`` lines, the i-th for the i-th figure (the last one for any more);
+    1. the cell's ``# alt: TEXT`` lines, the i-th for the i-th figure (the last one for any more),
+       each with the indented comment lines that follow it (``#   more text``);
     2. "Figure: " and the titles the cell writes (``title="…"``, ``.set_title("…")``,
        ``.suptitle("…")``; an f-string's fields as "…");
     3. without titles, "Figure: " and the last paragraph of the markdown before the cell.
@@ -195,7 +217,7 @@ def figure_alt_texts(nb: nbformat.NotebookNode) -> dict[str, str]:
         images = [o.data["image/png"] for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
         if not images:
             continue
-        written = ALT_LINE.findall(cell.source)
+        written = tool_lines(cell.source)[1]
         titles = figure_titles(cell.source)
         derived = "Figure: " + ("; ".join(titles) if titles else last_paragraph(before).rstrip(":"))
         for i, image in enumerate(images):

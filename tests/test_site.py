@@ -177,8 +177,10 @@ def test_a_notebook_page_must_link_to_a_new_issue():
 # ----------------------------------------------------------------------------- what the pages show
 def test_the_lines_meant_for_tools_are_left_out_of_the_code_shown():
     source = ("# NBVAL_CHECK_OUTPUT\n# README figure: notebooks/figures/x.png  (copied)\nx = 1\n"
-              "  # alt: a line plot of x\nprint(x)  # alt: stays, not a line of its own\n# NBVAL_SKIP")
-    assert build_site.shown_source(source) == "x = 1\nprint(x)  # alt: stays, not a line of its own"
+              "  # alt: a line plot of x\n  #   against y\n# a comment that stays\n"
+              "print(x)  # alt: stays, not a line of its own\n# NBVAL_SKIP")
+    assert build_site.shown_source(source) == ("x = 1\n# a comment that stays\n"
+                                               "print(x)  # alt: stays, not a line of its own")
 
 
 def test_a_notebook_page_hides_the_nbval_markers_and_gives_code_cells_the_full_width():
@@ -209,14 +211,15 @@ def test_figure_alt_texts_come_from_alt_lines_then_titles_then_the_paragraph_bef
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("## 1. Curves\n\nFirst paragraph.\n\nThe **loss** of every "
                                       "[batch](https://x.org), as `fit` records it:"),
-        image_cell("# alt: Loss against step, falling\n# alt: BLEU against length\nplot()", 1, 2, 3),
+        image_cell("# alt: Loss against step,\n#      falling\n#   and flat\n# alt: BLEU against length\n"
+                   "# not a continuation: one space only\nplot()", 1, 2, 3),
         image_cell('ax.set(xlabel="x", title="BLEU by source length: " + name)\n'
                    'fig.suptitle(f"Trained {side} self-attention, every layer")\nax.set_title(f"{a}: {b}")', 4),
         image_cell("plot_attention(weights)", 5),
     ])
     texts = build_site.figure_alt_texts(nb)
     assert texts == {
-        digest(1): "Loss against step, falling",
+        digest(1): "Loss against step, falling and flat",
         digest(2): "BLEU against length",
         digest(3): "BLEU against length",      # more figures than lines: the last line
         digest(4): "Figure: BLEU by source length: …; Trained … self-attention, every layer",
