@@ -253,12 +253,13 @@ def test_compare_pairs_the_seeds_both_ran():
 def test_search_table_lists_the_kept_recipe_then_each_change_best_first_with_its_noise():
     from utils.real_data import runs_by_change, search_table
 
-    rows = [recorded(s, valid_beam=b, valid_greedy=b - 2, valid_beam_chrf=50.0, seconds=100.0)
+    rows = [recorded(s, valid_beam=b, valid_greedy=b - 2, valid_beam_chrf=50.0, params=1_000_000)
             for s, b in [(0, 30.0), (1, 31.0), (2, 29.0)]]                    # sd 1.0: one-seed noise 2.83
-    rows += [recorded(0, valid_beam=34.0, valid_greedy=32.0, valid_beam_chrf=55.0, seconds=90.0, warmup=200),
-             recorded(0, valid_beam=29.0, valid_greedy=27.0, valid_beam_chrf=49.0, seconds=80.0, label_smoothing=0.0)]
+    rows += [recorded(0, valid_beam=34.0, valid_greedy=32.0, valid_beam_chrf=55.0, params=1_000_000, warmup=200),
+             recorded(0, valid_beam=29.0, valid_greedy=27.0, valid_beam_chrf=49.0, params=900_000, label_smoothing=0.0)]
     lines = search_table(runs_by_change(rows, "rnn")).splitlines()
     assert lines[1].startswith("the kept recipe") and "0,1,2" in lines[1] and "30.0" in lines[1]
+    assert "1,000,000" in lines[1] and "900,000" in lines[3]
     assert lines[2].startswith("--warmup 200") and "+4.0" in lines[2] and "2.8" in lines[2]
     assert lines[2].endswith("better beyond the noise")
     assert lines[3].startswith("--smoothing 0 ") and "-1.0" in lines[3] and lines[3].endswith("within the noise")

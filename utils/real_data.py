@@ -189,12 +189,13 @@ def mean_sd(values: list[float], digits: int = 1) -> str:
 
 
 COLUMNS = {"valid_greedy": "greedy BLEU", "valid_beam": "beam BLEU", "valid_beam_chrf": "beam chrF",
-           "greedy": "greedy BLEU", "beam": "beam BLEU", "beam_chrf": "beam chrF", "seconds": "train s"}
+           "greedy": "greedy BLEU", "beam": "beam BLEU", "beam_chrf": "beam chrF", "seconds": "train s",
+           "params": "parameters"}
 """The headers :func:`search_table` and :func:`gap_table` give results-file columns (split named in the title)."""
 
 
 def search_table(groups: dict[tuple, dict], metric: str = "valid_beam", sd: float | None = None,
-                 columns: tuple[str, ...] = ("valid_greedy", "valid_beam", "valid_beam_chrf", "seconds")) -> str:
+                 columns: tuple[str, ...] = ("valid_greedy", "valid_beam", "valid_beam_chrf", "params")) -> str:
     """A recipe search as text: the kept recipe (``groups[()]``) and every change from it, best first
     by ``metric``, with each change's mean ``columns`` over its seeds, its difference Δ from the
     kept recipe over the same seeds (:func:`compare`), the noise threshold for that comparison and
@@ -207,8 +208,9 @@ def search_table(groups: dict[tuple, dict], metric: str = "valid_beam", sd: floa
              + f"{'Δ ' + COLUMNS.get(metric, metric):>14}{'noise':>7}  verdict"]
     for change in [()] + sorted(found, key=lambda c: -found[c].delta):
         g = groups[change]
+        means = [statistics.mean(r[c] for r in g.values()) for c in columns]
         line = f"{describe_change(change):{width}}  {','.join(map(str, g)):5}" + "".join(
-            f"{statistics.mean(r[c] for r in g.values()):12.1f}" for c in columns)
+            f"{m:12,.0f}" if c == "params" else f"{m:12.1f}" for c, m in zip(columns, means, strict=True))
         if change:
             line += f"{found[change].delta:+14.1f}{found[change].threshold:7.1f}  {found[change].verdict}"
         lines.append(line)
