@@ -194,29 +194,49 @@ COLUMNS = {"valid_greedy": "greedy BLEU", "valid_beam": "beam BLEU", "valid_beam
 """The headers :func:`search_table` and :func:`gap_table` give results-file columns (split named in the title)."""
 
 
+BUDGET = 1.1
+"""A change whose training costs more than this many times the kept recipe's (:func:`relative_cost`)
+is over the notebooks' CPU budget: measured and shown, but not one a recipe may adopt."""
+
+
+def relative_cost(group: dict[int, dict], kept: dict[int, dict]) -> float:
+    """How many times the kept recipe's training a group of runs costs, estimated as epochs ×
+    parameters (each epoch passes every training pair through every weight): measured seconds would
+    say more, but on a shared machine they measure the load."""
+    def cost(runs: dict[int, dict]) -> float:
+        return statistics.mean(r["training"]["epochs"] * r["params"] for r in runs.values())
+    return cost(group) / cost(kept)
+
+
 def search_table(groups: dict[tuple, dict], metric: str = "valid_beam", sd: float | None = None,
                  columns: tuple[str, ...] = ("valid_greedy", "valid_beam", "valid_beam_chrf", "params")) -> str:
     """A recipe search as text: the kept recipe (``groups[()]``) and every change from it, best first
-    by ``metric``, with each change's mean ``columns`` over its seeds, its difference Δ from the
-    kept recipe over the same seeds (:func:`compare`), the noise threshold for that comparison and
-    the verdict. ``sd``: one run's standard deviation (default: the kept recipe's seeds')."""
+    by ``metric``, with each change's mean ``columns`` over its seeds, its training cost relative to
+    the kept recipe's (:func:`relative_cost`), its difference Δ from the kept recipe over the same
+    seeds (:func:`compare`), the noise threshold for that comparison and the verdict (``over the
+    budget`` added past :data:`BUDGET`). ``sd``: one run's standard deviation (default: the kept
+    recipe's seeds')."""
     kept = groups[()]
     sd = seed_sd(kept, metric) if sd is None else sd
     found = {change: compare(kept, g, metric, sd) for change, g in groups.items() if change}
     width = max([len(describe_change(c)) for c in groups] + [27])
     lines = [f"{'change from the kept recipe':{width}}  seeds" + "".join(f"{COLUMNS.get(c, c):>12}" for c in columns)
-             + f"{'Δ ' + COLUMNS.get(metric, metric):>14}{'noise':>7}  verdict"]
+             + f"{'cost':>6}{'Δ ' + COLUMNS.get(metric, metric):>14}{'noise':>7}  verdict"]
     for change in [()] + sorted(found, key=lambda c: -found[c].delta):
         g = groups[change]
         means = [statistics.mean(r[c] for r in g.values()) for c in columns]
+        cost = relative_cost(g, kept)
         line = f"{describe_change(change):{width}}  {','.join(map(str, g)):5}" + "".join(
             f"{m:12,.0f}" if c == "params" else f"{m:12.1f}" for c, m in zip(columns, means, strict=True))
+        line += f"{cost:5.1f}×"
         if change:
-            line += f"{found[change].delta:+14.1f}{found[change].threshold:7.1f}  {found[change].verdict}"
+            line += (f"{found[change].delta:+14.1f}{found[change].threshold:7.1f}  {found[change].verdict}"
+                     + (", over the budget" if cost > BUDGET else ""))
         lines.append(line)
-    lines.append(f"(each column: the mean over the seeds listed; Δ: minus the kept recipe over the same seeds; noise: "
-                 f"one seed, 2·√2 × one run's sd {sd:.2f} = {noise_threshold([0.0], sd):.1f}; several, 2 × the sd of "
-                 f"the per-seed differences / √seeds)")
+    lines.append(f"(each column: the mean over the seeds listed; cost: epochs × parameters, the kept recipe's = 1 "
+                 f"(over {BUDGET:g}×: over the notebooks' CPU budget); Δ: minus the kept recipe over the same seeds; "
+                 f"noise: one seed, 2·√2 × one run's sd {sd:.2f} = {noise_threshold([0.0], sd):.1f}; several, 2 × the "
+                 f"sd of the per-seed differences / √seeds)")
     return "\n".join(lines)
 
 
