@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_train_script import TINY, corpus, train_script  # noqa: F401 (corpus: the fixture, 240 pairs)
 
 from utils.checkpoints import checkpoint_vocabularies, load_checkpoint, save_checkpoint
-from utils.data import load_synthetic_pairs
 from utils.subwords import Subwords
 from utils.text import detokenize, tokenize
 from utils.translate import translate, translate_tokens
@@ -30,30 +30,19 @@ def load_script(name: str):
     return module
 
 
-train_script, translate_script = load_script("train"), load_script("translate")
-
-TINY = ["--set", "emb_size=16", "--set", "hidden_size=24", "--set", "batch_size=16", "--set", "max_tokens=12",
-        "--set", "min_freq=1"]
+translate_script = load_script("translate")
 LINES = ["Le chat dort.", "", "la petite fille voit le grand chien bleu .", "   ", "Zorro mange une pomme !",
          "...", "il court."]                  # an empty line, a blank one, an unknown word, no word at all
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    """240 short synthetic pairs (≤ 12 tokens a side) as a 2-column Tatoeba file (English first)."""
-    pairs = [p for p in load_synthetic_pairs("train") if len(p.src_tokens) <= 12 and len(p.tgt_tokens) <= 12][:240]
-    path = tmp_path_factory.mktemp("data") / "pairs.tsv"
-    path.write_text("".join(f"{p.en}\t{p.fr}\n" for p in pairs), encoding="utf-8")
-    return path
-
-
 @pytest.fixture(scope="module", params=["words", "subwords"])
-def checkpoint(request, corpus, tmp_path_factory) -> Path:
+def checkpoint(request, tmp_path_factory) -> Path:
     """scripts/train.py's model.pt of a tiny model on words or on subword pieces."""
+    data_file = request.getfixturevalue("corpus")
     out = tmp_path_factory.mktemp(request.param)
-    units = ["--set", "units=words", "--set", "epochs=2"] if request.param == "words" else \
+    units = [] if request.param == "words" else \
         ["--set", "units=subwords", "--set", "subword_vocab=120", "--set", "epochs=1"]
-    train_script.main(["--data", str(corpus), *TINY, *units, "--out", str(out), "--device", "cpu", "--threads", "1",
+    train_script.main(["--data", str(data_file), *TINY, *units, "--out", str(out), "--device", "cpu", "--threads", "1",
                        "--no-progress", "--bleu-sentences", "10"])
     return out / "model.pt"
 
