@@ -169,12 +169,12 @@ def top_candidates(scores: Tensor, k: int) -> tuple[Tensor, Tensor]:
     if scores.dim() == 1:
         values, indices = top_candidates(scores[None], k)
         return values[0], indices[0]
-    values, indices = scores.topk(k, dim=-1)                             # [N, k]
     if k == 0:
-        return values, indices
-    kth = values[:, -1:]                                                 # [N, 1] the k-th best score
-    if (values[:, 1:] < values[:, :-1]).all() and ((scores >= kth).sum(-1) == k).all():
-        return values, indices                                           # no tie: topk's answer is the one
+        return scores[:, :0], scores[:, :0].long()
+    values, indices = scores.topk(min(k + 1, scores.size(1)), dim=-1)   # [N, k + 1]: one more, to see ties
+    if (values[:, 1:] < values[:, :-1]).all():
+        return values[:, :k], indices[:, :k]                             # no tie: topk's answer is the one
+    kth = values[:, k - 1:k]                                             # [N, 1] the k-th best score
     above = scores > kth                                                 # [N, L] surely among the k
     tied = scores == kth                                                 # [N, L] the first `need` of them are
     need = k - above.sum(-1, keepdim=True)                               # [N, 1]
@@ -241,20 +241,23 @@ def batched_beam_search(model: nn.Module, src: Tensor, src_mask: Tensor, sos_id:
             not_eos = torch.arange(vocab_size, device=device) != eos_id
             logp.masked_fill_(at_limit[:, None] & not_eos, float("-inf"))
         total = row_logp[:, None] + logp                                 # [rows, V]
-        # 2. Each open sentence's candidates in one row: [sentences, beam_size * V], where flat
-        # index = beam * V + word as in beam_search (-inf in the places of beams it no longer has).
-        sentences, counts = torch.unique_consecutive(row_sentence, return_counts=True)   # [A], [A]
-        group = torch.repeat_interleave(torch.arange(len(sentences), device=device), counts)  # [rows]
+        # 2. Each beam's `beam_size` best extensions (a sentence's best are among its beams' best).
+        row_best, row_word = top_candidates(total, min(beam_size, vocab_size))   # [rows, k], best first
+        # 3. Each open sentence's candidates side by side, [sentences, beam_size * k], in the order
+        # of beam_search's flat index (beam, then word among equal scores); -inf where a sentence
+        # has fewer beams. Its `width` best survive (never an impossible, -inf one).
+        sentences, group, counts = torch.unique_consecutive(row_sentence, return_inverse=True,
+                                                            return_counts=True)   # [A], [rows], [A]
         first = counts.cumsum(0) - counts                                # [A] each sentence's first row
         slot = torch.arange(len(row_sentence), device=device) - first[group]  # [rows] rank within the sentence
-        table = total.new_full((len(sentences) * beam_size, vocab_size), float("-inf"))
-        table[group * beam_size + slot] = total
-        # 3. Each sentence's `width` best extensions survive (never an impossible, -inf one).
-        best, flat = top_candidates(table.view(len(sentences), beam_size * vocab_size), beam_size)  # [A, beam]
+        k = row_best.size(1)
+        table = total.new_full((len(sentences) * beam_size, k), float("-inf"))
+        table[group * beam_size + slot] = row_best
+        best, flat = top_candidates(table.view(len(sentences), beam_size * k), beam_size)  # [A, beam]
         width = beam_size - n_finished[sentences]                        # [A] places left in each beam
         survive = (ranks[None] < width[:, None]) & torch.isfinite(best)  # [A, beam]
-        parent = first[:, None] + flat // vocab_size                     # [A, beam] the row each extends
-        word = flat % vocab_size                                         # [A, beam]
+        parent = first[:, None] + flat // k                              # [A, beam] the row each extends
+        word = row_word[parent.clamp(max=len(row_sentence) - 1), flat % k]  # [A, beam] (clamped: -inf places)
         ends = survive & (word == eos_id)
         keep = survive & (word != eos_id)
         if weights is not None:
@@ -276,9 +279,10 @@ def batched_beam_search(model: nn.Module, src: Tensor, src_mask: Tensor, sos_id:
             break
         index = parent[which, rank]                                      # [rows'] the row each continues
         state = decoder.reorder_state(state, index)
-        enc_rows, mask_rows = enc_rows.index_select(0, index), mask_rows.index_select(0, index)
-        y_prev = word[which, rank]
-        row_sentence, row_logp = sentences[which], best[which, rank]
+        y_prev, row_logp = word[which, rank], best[which, rank]
+        if not torch.equal(sentences[which], row_sentence):             # (else each row reads the same source)
+            row_sentence = sentences[which]
+            enc_rows, mask_rows = enc_out.index_select(0, row_sentence), src_mask.index_select(0, row_sentence)
         row_ids = torch.cat([row_ids.index_select(0, index), y_prev[:, None]], dim=1)
         if weights is not None:
             row_att = att.index_select(0, index)
