@@ -194,6 +194,7 @@ def test_the_limit_forces_eos_per_sentence():
     (dict(src=torch.zeros(0, 3, dtype=torch.long), src_mask=torch.zeros(0, 3, dtype=torch.bool)), "empty batch"),
     (dict(beam_size=0), "beam_size"), (dict(beam_size=-2), "beam_size"), (dict(beam_size=2.5), "beam_size"),
     (dict(max_len=0), "max_len"), (dict(max_len=torch.tensor([3, 0])), "max_len"),
+    (dict(max_len=torch.tensor([3, 4, 5])), "one per sentence"),
     (dict(src_mask=torch.tensor([[True, True], [False, False]])), "sentence 1 of the batch is empty"),
     (dict(src_mask=torch.ones(2, 3, dtype=torch.bool)), "one shape"),
 ])

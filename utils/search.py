@@ -212,7 +212,11 @@ def batched_beam_search(model: nn.Module, src: Tensor, src_mask: Tensor, sos_id:
     if min(lengths) == 0:
         raise ValueError(f"sentence {lengths.index(0)} of the batch is empty (its mask has no real token)")
     n_sentences, device = src.size(0), src.device
-    limits = torch.as_tensor(max_len, device=device).expand(n_sentences)  # [B]
+    limits = torch.as_tensor(max_len, device=device)
+    if limits.shape not in ((), (n_sentences,)):
+        raise ValueError(f"max_len must be one limit or one per sentence ({n_sentences}), got shape "
+                         f"{tuple(limits.shape)}")
+    limits = limits.expand(n_sentences)                                  # [B]
     if (limits < 1).any():
         raise ValueError("max_len must be at least 1")
     model.eval()
