@@ -283,3 +283,16 @@ def test_weight_by_offset_ignores_padded_queries():
     weights[1, 2] = torch.tensor([1.0, 0, 0])                            # a padded query looking elsewhere
     mask = torch.tensor([[True, True, True], [True, True, False]])
     torch.testing.assert_close(weight_by_offset(weights, mask, offsets=(0,)), torch.tensor([1.0]))
+
+
+def test_even_spread_by_hand():
+    from utils.metrics import even_spread, weight_by_offset
+    mask = torch.tensor([[True, True, True], [True, True, False]])
+    full, causal = even_spread(mask), even_spread(mask, causal=True)
+    torch.testing.assert_close(full[0], torch.full((3, 3), 1 / 3))
+    torch.testing.assert_close(full[1], torch.tensor([[0.5, 0.5, 0], [0.5, 0.5, 0], [0, 0, 0]]))   # no padded key
+    torch.testing.assert_close(causal[0], torch.tensor([[1.0, 0, 0], [0.5, 0.5, 0], [1 / 3, 1 / 3, 1 / 3]]))
+    torch.testing.assert_close(causal[1], torch.tensor([[1.0, 0, 0], [0.5, 0.5, 0], [0, 0, 0]]))
+    # the baseline weight_by_offset reads: word itself + the one before, over the 5 real queries
+    shares = weight_by_offset(causal, mask, offsets=(-1, 0))
+    torch.testing.assert_close(shares.sum(), torch.tensor((1 + 1 + 2 / 3 + 1 + 1) / 5))
