@@ -272,6 +272,29 @@ def test_search_table_lists_the_kept_recipe_then_each_change_best_first_with_its
     assert lines[3].endswith("better beyond the noise")                     # --warmup 200 costs the same
 
 
+def test_best_within_budget_skips_changes_that_train_longer_or_wider():
+    from utils.real_data import best_within_budget, runs_by_change, search_verdicts
+
+    rows = [recorded(s, valid_beam=b, params=1_000_000) for s, b in [(0, 30.0), (1, 31.0), (2, 29.0)]]
+    rows += [recorded(0, valid_beam=36.0, params=1_000_000, epochs=12),           # best, but 1.5× the training
+             recorded(0, valid_beam=31.0, params=1_000_000, warmup=200),
+             recorded(0, valid_beam=29.0, params=1_000_000, label_smoothing=0.0)]
+    groups = runs_by_change(rows, "rnn")
+    verdicts = search_verdicts(groups)
+    assert set(verdicts) == {(("epochs", 12),), (("warmup", 200),), (("label_smoothing", 0.0),)}
+    assert verdicts[(("epochs", 12),)].delta == 6.0
+    change, comparison = best_within_budget(groups)
+    assert change == (("warmup", 200),) and comparison.delta == 1.0 and comparison.verdict == "within the noise"
+    with pytest.raises(ValueError, match="no change within the budget"):
+        best_within_budget(runs_by_change(rows[:4], "rnn"))
+
+
+def test_layer_means_average_each_layers_heads_in_layer_order():
+    from utils.real_data import layer_means
+
+    assert layer_means({"1.0": 0.9, "0.1": 0.2, "1.1": 0.7, "0.0": 0.4}) == pytest.approx([0.3, 0.8])
+
+
 def test_relative_cost_is_epochs_times_parameters():
     from utils.real_data import relative_cost
 

@@ -208,6 +208,27 @@ def relative_cost(group: dict[int, dict], kept: dict[int, dict]) -> float:
     return cost(group) / cost(kept)
 
 
+def search_verdicts(groups: dict[tuple, dict], metric: str = "valid_beam", sd: float | None = None
+                    ) -> dict[tuple, Comparison]:
+    """Every change of a search (:func:`runs_by_change`'s groups) against the kept recipe ``groups[()]``
+    on ``metric``, as :func:`search_table` prints them: ``{change: Comparison}``. ``sd``: one run's
+    standard deviation (default: the kept recipe's seeds')."""
+    kept = groups[()]
+    sd = seed_sd(kept, metric) if sd is None else sd
+    return {change: compare(kept, g, metric, sd) for change, g in groups.items() if change}
+
+
+def best_within_budget(groups: dict[tuple, dict], metric: str = "valid_beam") -> tuple[tuple, Comparison]:
+    """The change of a search with the highest mean difference from the kept recipe on ``metric``
+    among those whose training costs at most :data:`BUDGET` × the kept recipe's, and its comparison."""
+    found = {c: v for c, v in search_verdicts(groups, metric).items()
+             if relative_cost(groups[c], groups[()]) <= BUDGET}
+    if not found:
+        raise ValueError("no change within the budget was tried")
+    best = max(found, key=lambda c: found[c].delta)
+    return best, found[best]
+
+
 def search_table(groups: dict[tuple, dict], metric: str = "valid_beam", sd: float | None = None,
                  columns: tuple[str, ...] = ("valid_greedy", "valid_beam", "valid_beam_chrf", "params")) -> str:
     """A recipe search as text: the kept recipe (``groups[()]``) and every change from it, best first
@@ -218,7 +239,7 @@ def search_table(groups: dict[tuple, dict], metric: str = "valid_beam", sd: floa
     recipe's seeds')."""
     kept = groups[()]
     sd = seed_sd(kept, metric) if sd is None else sd
-    found = {change: compare(kept, g, metric, sd) for change, g in groups.items() if change}
+    found = search_verdicts(groups, metric, sd)
     width = max([len(describe_change(c)) for c in groups] + [27])
     lines = [f"{'change from the kept recipe':{width}}  seeds" + "".join(f"{COLUMNS.get(c, c):>12}" for c in columns)
              + f"{'cost':>6}{'Δ ' + COLUMNS.get(metric, metric):>14}{'noise':>7}  verdict"]
@@ -277,6 +298,15 @@ RECIPES: dict[str, Recipe] = {
                           epochs=8, lr=2e-3, lr_decay=0.1, warmup=200, label_smoothing=0.1),
 }
 """The recipes of notebooks 06 (``"rnn"``) and 08 (all three), and the script's defaults."""
+
+
+def layer_means(anchors_per_head: dict[str, float]) -> list[float]:
+    """The mean over each layer's heads of a results-file row's ``anchors_per_head``
+    (``{"layer.head": share of anchors on their translation}``, from 0), first layer first."""
+    by_layer: dict[int, list[float]] = defaultdict(list)
+    for key, share in anchors_per_head.items():
+        by_layer[int(key.split(".")[0])].append(share)
+    return [statistics.mean(by_layer[layer]) for layer in sorted(by_layer)]
 
 
 def is_short(pair: tuple[str, str], lang: str = "fr", max_tokens: int = MAX_TOKENS) -> bool:
@@ -340,7 +370,8 @@ def grouped_references(test: list[SentencePair]) -> tuple[list[list[str]], list[
 @dataclass
 class Decoded:
     """A model's translations of the test sentences: ``words[i]`` sentence ``i``'s as English
-    words, the BLEU and chrF, the seconds decoding took and how (``"greedy, in batches"`` or ``"beam k, in batches"``)."""
+    words, the BLEU and chrF, the seconds decoding took and how (``"greedy, in batches"`` or
+    ``"beam k, in batches"``)."""
 
     words: list[list[str]]
     bleu: float
