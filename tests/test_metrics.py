@@ -13,6 +13,7 @@ from utils.metrics import (
     attention_peaks,
     bucket_label,
     by_length,
+    chrf_signature,
     corpus_bleu,
     crossing_links,
     diagonal_links,
@@ -21,6 +22,7 @@ from utils.metrics import (
     look_ahead_misses,
     misaligned_targets,
     multi_reference_bleu,
+    multi_reference_chrf,
     sentence_bleu,
 )
 
@@ -234,6 +236,30 @@ def test_multi_reference_bleu_errors():
         multi_reference_bleu([], [])
     with pytest.raises(ValueError, match="at least one reference"):
         multi_reference_bleu([["a"], ["b"]], [[["a"]], []])
+
+
+def test_multi_reference_chrf_by_hand():
+    # "ab" against "ac": character 1-grams a, b vs a, c: precision = recall = 1/2, F = 1/2; 2-grams ab vs ac:
+    # none matched, F = 0; no 3- to 6-grams on either side (sacrebleu's effective order): (1/2 + 0) / 2 = 25
+    assert multi_reference_chrf([["ab"]], [[["ac"]]]) == pytest.approx(25.0)
+    assert multi_reference_chrf([["a", "b"]], [[["ac"]]]) == pytest.approx(25.0)        # spaces are ignored
+    # each sentence is scored against its best reference: "ab" is one of them, so 100
+    assert multi_reference_chrf([["ab"]], [[["ac"], ["ab"]]]) == pytest.approx(100.0)
+    hyps = [["i", "'m", "busy", "."], ["run", "!"]]
+    first, second = [["i", "am", "busy", "."], ["run", "."]], [["i", "'m", "busy", "."], ["hurry", "!"]]
+    both = [[a, b] for a, b in zip(first, second, strict=True)]
+    assert multi_reference_chrf(hyps, both) > max(multi_reference_chrf(hyps, [[r] for r in refs])
+                                                  for refs in (first, second))
+
+
+def test_multi_reference_chrf_errors_and_signature():
+    with pytest.raises(ValueError, match="reference lists"):
+        multi_reference_chrf([["a"]], [])
+    with pytest.raises(ValueError, match="multi_reference_chrf needs at least one sentence"):
+        multi_reference_chrf([], [])
+    with pytest.raises(ValueError, match="at least one reference"):
+        multi_reference_chrf([["a"], ["b"]], [[["a"]], []])
+    assert chrf_signature().startswith("nrefs:var|case:mixed|eff:yes|nc:6|nw:0|space:no|version:")
 
 
 def test_sentence_bleu():
