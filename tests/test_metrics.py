@@ -292,6 +292,26 @@ def test_attention_peaks_counts_eos_punctuation_and_anchors():
     assert peaks.eos_share == pytest.approx(4 / 6)
     assert peaks.offsets == {"names": [0, 0], "nouns": []}
     assert peaks.on_word("names") == 1.0 and peaks.on_word("nouns") == 0.0
+    # the end: "." and <eos>; of the words that are not punctuation (mary, sleeps), sleeps peaks there
+    assert (peaks.content_words, peaks.content_on_end) == (4, 2)
+    assert peaks.end_share == pytest.approx(0.5)
+
+
+def test_end_share_sees_a_collapse_onto_the_final_full_stop_that_eos_share_misses():
+    from utils.metrics import source_end
+    src, tgt = ["il", "pleut", "."], ["it", "'s", "raining", "."]
+    w = torch.zeros(5, 4)                                # rows: 4 words + <eos>; columns: 3 words + <eos>
+    w[:4, 2] = 1                                         # every English word reads the final "."
+    w[4, 3] = 1
+    peaks = attention_peaks([w], [src], [tgt], {})
+    assert peaks.eos_share == 0.0                        # nothing peaks on <eos> ...
+    assert peaks.end_share == 1.0                        # ... yet it, 's and raining all sit on the end
+    assert peaks.content_words == 3                      # the English "." is not counted
+    w[:3, 2], w[0, 0], w[1, 1], w[2, 1] = 0, 1, 1, 1     # it → il, 's → pleut, raining → pleut: no collapse
+    assert attention_peaks([w], [src], [tgt], {}).end_share == 0.0
+    assert source_end(["dis", ":", "«", "bonjour", "»", "."]) == 4   # the final run of punctuation: » and .
+    assert source_end(["cours"]) == 1                    # no final punctuation: <eos> alone
+    assert source_end(["?!"]) == 0
 
 
 def test_weight_by_offset_by_hand():

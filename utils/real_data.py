@@ -320,7 +320,8 @@ def grouped_references(test: list[SentencePair]) -> tuple[list[list[str]], list[
 @dataclass
 class Decoded:
     """A model's translations of the test sentences: ``words[i]`` sentence ``i``'s as English
-    words, the BLEU and chrF, the seconds decoding took and how (``"greedy, in batches"`` or ``"beam k, in batches"``)."""
+    words, the BLEU and chrF, the seconds decoding took and how (``"greedy, in batches"`` or
+    ``"beam k, in batches"``)."""
 
     words: list[list[str]]
     bleu: float
