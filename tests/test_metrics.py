@@ -314,6 +314,21 @@ def test_end_share_sees_a_collapse_onto_the_final_full_stop_that_eos_share_misse
     assert source_end(["?!"]) == 0
 
 
+def test_eos_row_on_under_read_by_hand():
+    from utils.metrics import eos_row_on_under_read
+    # 2 words and <eos> (rows) over 2 source tokens and <eos> (columns): the even share is 3 / 3 = 1
+    w = torch.tensor([[1.0, 0.0, 0.0],               # the word rows read position 0 twice,
+                      [1.0, 0.0, 0.0],               # positions 1 and <eos> not at all: both under-read
+                      [0.0, 0.8, 0.2]])              # the <eos> row peaks on position 1: under-read
+    assert eos_row_on_under_read([w]) == (1.0, pytest.approx(2 / 3))
+    w[2] = torch.tensor([0.8, 0.1, 0.1])             # now on position 0, which the words over-read
+    assert eos_row_on_under_read([w]) == (0.0, pytest.approx(2 / 3))
+    even = torch.tensor([[0.6, 0.2, 0.2], [0.2, 0.6, 0.2], [0.2, 0.2, 0.6]])   # word rows: 0.8, 0.8, 0.4
+    assert eos_row_on_under_read([even]) == (1.0, pytest.approx(1.0))
+    with pytest.raises(ValueError, match="no attention maps"):
+        eos_row_on_under_read([])
+
+
 def test_weight_by_offset_by_hand():
     from utils.metrics import weight_by_offset
     previous = torch.tensor([[1.0, 0, 0], [1, 0, 0], [0, 1, 0]])        # each word looks one back (the first at itself)

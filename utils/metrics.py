@@ -278,6 +278,25 @@ def attention_peaks(maps: Sequence[torch.Tensor], sources: Sequence[Tokens], tar
     return peaks
 
 
+def eos_row_on_under_read(maps: Sequence[torch.Tensor]) -> tuple[float, float]:
+    """Where the last row of each map peaks — the target ``<eos>``, which translates no source word
+    — against the coverage penalty's even share (notebook 06). ``maps[i] [T + 1, S + 1]``: ``T``
+    target tokens and ``<eos>`` (rows), ``S`` source tokens and ``<eos>`` (columns), as
+    teacher-forced attention gives them. A position is *under-read* when the ``T`` word rows give it
+    less than ``(T + 1) / (S + 1)`` in total. Returns the share of maps whose ``<eos>`` row peaks on an
+    under-read position, and the mean share of positions that are under-read (what a row peaking
+    at random would hit)."""
+    if not maps:
+        raise ValueError("no attention maps")
+    hits, share = 0, 0.0
+    for w in maps:
+        rows, columns = w.shape
+        under = w[:-1].sum(0) < rows / columns                            # [S + 1]: the word rows' total
+        hits += bool(under[int(w[-1].argmax())])
+        share += under.float().mean().item()
+    return hits / len(maps), share / len(maps)
+
+
 def weight_by_offset(weights: torch.Tensor, mask: torch.Tensor, offsets: Sequence[int]) -> torch.Tensor:
     """How a self-attention head spreads its weight by distance (notebook 07): for each offset
     ``k``, the mean over real query positions ``i`` of the weight on position ``i + k`` (-1 = the
