@@ -10,8 +10,10 @@
 #   make browser-check  open every notebook in JupyterLab in headless Chromium, run notebook 05 and
 #                       use its translate box (needs chromium and chromedriver; see .ci/run)
 #   make site           the series as a static website in build/site/ (README + notebooks with their
-#                       committed outputs, nothing executed; requirements-site.txt, installed into .venv)
-#   make site-check     serve build/site/ on localhost and open every page in headless Chromium
+#                       committed outputs, nothing executed), from a venv of its own, .venv-site, with
+#                       only requirements-site.txt in it (no torch: the build imports none of the series)
+#   make site-check     serve build/site/ on localhost and open every page in headless Chromium, at a
+#                       desktop, a tablet and a phone width (adds Selenium to .venv-site)
 #
 # TORCH picks the torch build, e.g. `make test TORCH=torch==2.13.0`; CI pins a CPU build.
 
@@ -21,6 +23,7 @@ VENV ?= .venv
 CLASSIC_PYTHON ?= python3.11
 CLASSIC_VENV ?= .venv-classic
 CLASSIC_PINS = torch==2.3.1 torchtext==0.18.0 "numpy<2"
+SITE_VENV ?= .venv-site
 PYTEST_ARGS ?=
 # Jupyter refuses to start as root (containers, cloud VMs, Colab-like images) without --allow-root.
 USER_ID ?= $(shell id -u)
@@ -28,6 +31,7 @@ LAB_FLAGS = $(if $(filter 0,$(USER_ID)),--allow-root)
 
 BIN = $(VENV)/bin
 CLASSIC_BIN = $(CLASSIC_VENV)/bin
+SITE_BIN = $(SITE_VENV)/bin
 
 # pytest exits 5 when it collected no test: for a suite, that is a failure (the tests vanished),
 # never a pass. Each pytest target runs through this.
@@ -61,16 +65,23 @@ execute: $(VENV)/.installed
 browser-check: $(VENV)/.dev-installed
 	$(BIN)/python scripts/browser_check.py
 
-# The site's packages (Sphinx, myst-nb, the book theme, MathJax) go into the same .venv, only when a
-# site is built: `make lab` stays lean.
-site: $(VENV)/.site-installed
-	$(BIN)/python scripts/build_site.py
+# The site's packages (Sphinx, myst-nb, the book theme, MathJax) live in a venv of their own: the
+# build reads the committed notebooks and imports none of the series' code, so it needs no torch,
+# and `make lab` stays lean. The site check adds Selenium (the version requirements-dev.txt names).
+site: $(SITE_VENV)/.installed
+	$(SITE_BIN)/python scripts/build_site.py
 
-site-check: $(VENV)/.dev-installed
-	$(BIN)/python scripts/site_check.py
+site-check: $(SITE_VENV)/.check-installed
+	$(SITE_BIN)/python scripts/site_check.py
 
-$(VENV)/.site-installed: requirements-site.txt $(VENV)/.installed
-	$(BIN)/python -m pip install -q -r requirements-site.txt
+$(SITE_VENV)/.installed: requirements-site.txt
+	test -x $(SITE_BIN)/python || $(PYTHON) -m venv $(SITE_VENV)
+	$(SITE_BIN)/python -m pip install -q --upgrade pip
+	$(SITE_BIN)/python -m pip install -q -r requirements-site.txt
+	touch $@
+
+$(SITE_VENV)/.check-installed: $(SITE_VENV)/.installed requirements-dev.txt
+	$(SITE_BIN)/python -m pip install -q "$$(grep -E '^selenium\b' requirements-dev.txt)"
 	touch $@
 
 $(VENV)/.installed: requirements.txt Makefile
@@ -90,4 +101,4 @@ $(CLASSIC_VENV)/.installed: requirements.txt requirements-dev.txt Makefile
 	touch $@
 
 clean:
-	rm -rf $(VENV) $(CLASSIC_VENV) data/cache build/browser build/site build/site-src build/site-doctrees build/site-check
+	rm -rf $(VENV) $(CLASSIC_VENV) $(SITE_VENV) data/cache build/browser build/site build/site-src build/site-doctrees build/site-check

@@ -25,7 +25,6 @@ check's numbers line up across runs when its evidence has the same shape each ti
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -41,9 +40,21 @@ from execute_notebooks import execute, execute_in_memory  # noqa: E402
 
 from utils.checkpoints import CODE_FINGERPRINT  # noqa: E402
 from utils.checks import LEDGER_ENV, NOTEBOOK_ENV  # noqa: E402
+from utils.results import ResultsFormatError, read_results, write_results  # noqa: E402
 from utils.runtime import CPU_THREADS, SEED_ENV, THREADS_ENV  # noqa: E402
 
 LEDGER = ROOT / "results" / "claims.jsonl"
+# What makes a run distinct: two runs that differ in any of these are two runs, and both stay in the
+# ledger (the classic stack's seed 0 beside the current stack's, the old code's beside the new code's).
+RUN = ("notebook", "seed", "label", "torch", "python", "code")
+# The fields every ledger row has (the code fingerprint came later: a few old rows lack it)
+LEDGER_FIELDS = ("notebook", "seed", "label", "torch", "python", "claim", "held", "evidence", "numbers")
+RECIPE_FIELDS = ("model", "lang", "units", "seed", "config", "training")   # of results/real_data_recipes.jsonl
+
+
+def run_key(row: dict) -> tuple:
+    """The run a ledger row belongs to: its values of :data:`RUN`."""
+    return tuple(row.get(name) for name in RUN)
 
 
 def cpu_model() -> str:
@@ -81,17 +92,17 @@ def notebook_paths(names: list[str]) -> list[Path]:
 
 
 def replace(ledger: Path, new: list[dict]) -> None:
-    """Add a run's rows to the ledger. An earlier run of the same notebook, seed and environment
-    (label, torch, Python) is replaced where it made the same claims; its rows for claims the new run
-    no longer makes stay, as the record of a claim that was restated or removed."""
+    """Add a run's rows to the ledger. An earlier run that is the same run (:data:`RUN`: notebook,
+    seed, label, torch, Python and code fingerprint) is replaced where it made the same claims; its
+    rows for claims the new run no longer makes stay, as the record of a claim that was restated or
+    removed. Rows of every other run stay. The file is rewritten whole or not at all."""
     if not new:
         return
-    same_run = {(r["notebook"], r["seed"], r["label"], r["torch"], r["python"]) for r in new}
+    same_run = {run_key(r) for r in new}
     claims = {r["claim"] for r in new}
     old = read_ledger(ledger) if ledger.exists() else []
-    kept = [r for r in old if not ((r["notebook"], r["seed"], r["label"], r["torch"], r["python"]) in same_run
-                                   and r["claim"] in claims)]
-    ledger.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept + new), encoding="utf-8")
+    kept = [r for r in old if not (run_key(r) in same_run and r["claim"] in claims)]
+    write_results(ledger, kept + new)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -115,7 +126,7 @@ def run(args: argparse.Namespace) -> None:
             else:
                 errors = execute_in_memory(path)
             seconds = round(time.perf_counter() - start, 1)
-            entries = [json.loads(line) for line in raw.read_text(encoding="utf-8").splitlines() if line.strip()]
+            entries = read_results(raw)
             raw.unlink()
             replace(args.ledger, [{**env, **entry, "seconds": seconds} for entry in entries])   # the kernel's torch
             failed = sum(not e["held"] for e in entries)
@@ -133,9 +144,10 @@ def spread(values: list[float]) -> str:
 
 
 def read_ledger(path: Path) -> list[dict]:
+    """The ledger's rows (:func:`utils.results.read_results`: a bad line is named by file and line)."""
     if not path.exists():
         raise SystemExit(f"{path} does not exist: record runs first (python scripts/claims.py run ...)")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_results(path, LEDGER_FIELDS)
 
 
 def run_name(row: dict) -> str:
@@ -279,7 +291,7 @@ def read_recipes() -> list[dict]:
     """The rows of ``results/real_data_recipes.jsonl`` (:data:`utils.real_data.RESULTS`)."""
     from utils.real_data import RESULTS
 
-    return [json.loads(line) for line in RESULTS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_results(RESULTS, RECIPE_FIELDS)
 
 
 def table(args: argparse.Namespace) -> None:
@@ -313,7 +325,10 @@ def main() -> None:
     t.add_argument("--ledger", type=Path, default=LEDGER)
     t.add_argument("--write", action="store_true", help="replace the table in README.md")
     args = parser.parse_args()
-    {"run": run, "report": report, "table": table}[args.command](args)
+    try:
+        {"run": run, "report": report, "table": table}[args.command](args)
+    except ResultsFormatError as error:
+        raise SystemExit(f"claims.py: error: {error}") from None
 
 
 if __name__ == "__main__":

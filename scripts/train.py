@@ -5,26 +5,32 @@
     torchrun --nproc_per_node 4 scripts/train.py --preset transformer --amp bf16   # 4 GPUs
     python scripts/train.py --preset rnn --pairs 18000 --resume        # continue an interrupted run
 
-The data is notebook 06's pipeline: the Tatoeba file of ``--lang`` (found or downloaded as the
-notebook does; ``--data`` names a file), pairs of at most ``max_tokens`` tokens a side, the
-shortest ``--pairs`` of them (all by default), a split in which no sentence is in two splits,
-vocabularies from the training split (words seen ``min_freq`` times, or ``subword_vocab``
-sentencepiece pieces). Training is :func:`utils.train.fit`'s — Adam, gradient clipping, its
-learning-rate schedule, label smoothing, the coverage penalty — and one process trains on the same
-batches in the same order as ``fit``. After every epoch it prints the training and validation loss
-and greedy BLEU on (up to ``--bleu-sentences`` of) the validation sentences, and writes to ``--out``:
+The presets are :data:`utils.real_data.RECIPES` as it stands when the script runs — ``rnn`` notebook
+06's model and recipe, ``vanilla`` and ``transformer`` notebook 08's — and ``--set field=value``
+changes any field of the model, the recipe, the batches or the data. The data is
+:mod:`utils.real_data`'s pipeline: the Tatoeba file of ``--lang`` (found or downloaded as the
+notebooks do; ``--data`` names a file), pairs of at most ``max_tokens`` tokens a side, the shortest
+``--pairs`` of them (all by default), a split in which no sentence is in two splits, words (seen
+``min_freq`` times) or ``subword_vocab`` sentencepiece pieces. Training is
+:func:`utils.train.fit`'s — Adam, gradient clipping, its learning-rate schedule, label smoothing,
+the coverage penalty — and one process trains on the same batches in the same order as ``fit``.
+After every epoch it prints the training and validation loss and greedy BLEU on (up to
+``--bleu-sentences`` of) the distinct validation sentences, and writes to ``--out``:
 
 * ``model.pt`` — a checkpoint :func:`utils.checkpoints.load_checkpoint` reads, as notebook 06 does
-  (its ``extra`` holds the settings, BLEU per epoch and the subword models as tensors, which
-  ``Subwords.from_tensor`` reads); also written when a run stops early, with the weights it has then;
+  (its ``extra`` holds the settings, the steps taken, BLEU per epoch and the subword models as
+  tensors, which ``Subwords.from_tensor`` reads); also written when a run stops early;
 * ``resume.pt`` — that plus the optimizer, learning-rate schedule, random-number generators and
   the place in the data order (epoch, step): ``--resume`` continues exactly where it stopped
   (also written every ``--save-every`` steps and when ``--stop-after-steps`` / ``--minutes`` stop it).
 
+Both are written whole or not at all (:func:`utils.checkpoints.atomic_save`).
+
 Under ``torchrun --nproc_per_node N`` the N processes train one model with DistributedDataParallel
 (:mod:`utils.distributed`): each takes a disjoint share of every global batch of ``batch_size``
 sentences, the loss is normalised over the global batch, so N processes take the steps one process
-would; rank 0 alone prints and writes files. ``--amp bf16|fp16`` computes in half precision on a GPU.
+would (and record the same loss per step); rank 0 alone prints and writes files. ``--amp bf16|fp16``
+computes in half precision on a GPU.
 """
 from __future__ import annotations
 
@@ -33,8 +39,7 @@ import math
 import os
 import sys
 import time
-from collections import defaultdict
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
@@ -43,62 +48,66 @@ import torch.nn as nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from utils import distributed  # noqa: E402
+from utils import distributed, real_data  # noqa: E402
 from utils.batching import collate  # noqa: E402
 from utils.build import build_model, config_to_dict  # noqa: E402
-from utils.checkpoints import CheckpointError, save_checkpoint  # noqa: E402
-from utils.data import DataFormatError, load_tatoeba, split_by_sentence  # noqa: E402
+from utils.checkpoints import CheckpointError, atomic_save, save_checkpoint  # noqa: E402
+from utils.data import DataFormatError  # noqa: E402
 from utils.download import DataUnavailableError, find_tatoeba  # noqa: E402
 from utils.languages import LANGUAGES  # noqa: E402
-from utils.metrics import multi_reference_bleu  # noqa: E402
-from utils.models import RNNConfig  # noqa: E402
 from utils.parallel_data import ParallelData  # noqa: E402
 from utils.progress import Progress  # noqa: E402
 from utils.provenance import TrainedWith, fingerprint  # noqa: E402
+from utils.real_data import Recipe, decode_and_score, grouped_references, real_corpus, real_splits  # noqa: E402
 from utils.runtime import THREADS_ENV, get_device, seed_everything  # noqa: E402
 from utils.seq2seq import count_parameters  # noqa: E402
-from utils.text import normalize, tokenize  # noqa: E402
 from utils.train import CLIP_NORM, History, coverage_penalty, evaluate, sequence_loss, warmup_then_decay  # noqa: E402
-from utils.transformer import TransformerConfig  # noqa: E402
-from utils.translate import translate_tokens  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- settings and presets
-@dataclass
-class Recipe:
-    """How to train (the arguments of :func:`utils.train.fit`)."""
+@dataclass(frozen=True)
+class Batches:
+    """What the script adds to a :class:`~utils.real_data.Recipe`: the batches and the seed."""
 
-    epochs: int = 8
-    batch_size: int = 64           # sentences per global batch (shared among the processes)
-    lr: float = 3e-3
-    lr_decay: float = 1.0          # the learning rate falls linearly to lr * lr_decay by the last step
-    warmup: int = 0                # steps of linear warm-up
+    batch_size: int = real_data.BATCH_SIZE   # sentences per global batch (shared among the processes)
     clip: float = CLIP_NORM        # gradient norm clipping (fit's)
-    label_smoothing: float = 0.0
-    coverage: float = 0.0          # weight of utils.train.coverage_penalty (a model with attention)
     teacher_forcing: float = 1.0   # probability of feeding the gold previous word
-    seed: int = 0
+    seed: int = 0                  # the weights, the batch order and dropout
 
 
-@dataclass
+@dataclass(frozen=True)
 class DataSettings:
-    """Notebook 06's data pipeline."""
+    """The real-data pipeline's settings (:mod:`utils.real_data`; its defaults are the notebooks')."""
 
-    max_tokens: int = 10           # pairs longer than this on either side are left out
+    max_tokens: int = real_data.MAX_TOKENS   # pairs longer than this on either side are left out
     units: str = "subwords"        # "words" or "subwords"
-    subword_vocab: int = 2000      # sentencepiece pieces per language (units=subwords)
-    min_freq: int = 2              # words seen fewer times become <unk> (units=words)
+    subword_vocab: int = real_data.SUBWORDS  # sentencepiece pieces per language (units=subwords)
+    min_freq: int = real_data.MIN_FREQ       # words seen fewer times become <unk> (units=words)
 
 
-PRESETS = {
-    # Notebook 06's recipe (its CONFIG and RECIPE; scripts/real_data_recipes.py chose it).
-    "rnn": (RNNConfig(decoder="luong", score="dot", emb_size=128, hidden_size=192, dropout=0.1, bidirectional=True),
-            Recipe(epochs=8, lr=3e-3, lr_decay=1.0, coverage=1.0), DataSettings()),
-    # A sensible small Transformer for real sentences; it mirrors notebook 08's recipe once that
-    # notebook exists (being chosen now): adopt its TransformerConfig and recipe here then.
-    "transformer": (TransformerConfig(d_model=128, heads=4, ff_size=256, layers=2, dropout=0.1),
-                    Recipe(epochs=8, lr=1e-3, lr_decay=0.1, warmup=200, label_smoothing=0.1), DataSettings()),
-}
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run is trained with: the recipe (its model config inside), batches, data."""
+
+    recipe: Recipe
+    batches: Batches = Batches()
+    data: DataSettings = DataSettings()
+
+    def groups(self) -> dict[str, object]:
+        """The settings ``--set`` can change, by group: each a dataclass (the recipe's config is
+        the ``model`` group, so the ``recipe`` group leaves out its ``config`` field)."""
+        return {"model": self.recipe.config, "recipe": self.recipe, "batches": self.batches, "data": self.data}
+
+    def field_names(self) -> dict[str, str]:
+        """Each field ``--set`` knows → its group."""
+        return {f.name: group for group, part in self.groups().items() for f in fields(part) if f.name != "config"}
+
+
+def presets() -> dict[str, Settings]:
+    """One preset per recipe of :data:`utils.real_data.RECIPES`, read when called (a recipe changed
+    there is the preset's at the next run)."""
+    return {name: Settings(recipe) for name, recipe in real_data.RECIPES.items()}
+
 
 class UsageError(ValueError):
     """Bad input to the script: a message for the user, not a traceback."""
@@ -117,78 +126,70 @@ def _parse_value(name: str, text: str, default):
         raise UsageError(f"--set {name}={text}: expected {kind.__name__} (like {default!r})") from None
 
 
-def apply_overrides(preset: str, assignments: list[str]):
-    """The preset's (config, recipe, data settings) with ``field=value`` assignments applied."""
-    if preset not in PRESETS:
-        raise UsageError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-    parts = list(PRESETS[preset])
-    names = {f.name: i for i, part in enumerate(parts) for f in fields(part)}
+def apply_overrides(preset: str, assignments: list[str]) -> Settings:
+    """The preset's settings with ``field=value`` assignments applied."""
+    every = presets()
+    if preset not in every:
+        raise UsageError(f"unknown preset {preset!r}; choose one of {sorted(every)}")
+    settings = every[preset]
     for assignment in assignments:
         name, sep, text = assignment.partition("=")
         name = name.strip().replace("-", "_")
         if not sep or not name:
             raise UsageError(f"--set {assignment!r}: expected field=value, e.g. --set epochs=10")
-        if name not in names:
-            groups = "; ".join(f"{type(part).__name__}: {', '.join(f.name for f in fields(part))}" for part in parts)
-            raise UsageError(f"--set {name}: preset {preset!r} has no field {name!r}. Its fields are {groups}")
-        i = names[name]
-        parts[i] = replace(parts[i], **{name: _parse_value(name, text, getattr(parts[i], name))})
-    config, recipe, data = parts
-    if data.units not in ("words", "subwords"):
-        raise UsageError(f"units={data.units!r}: choose 'words' or 'subwords'")
-    for field in ("epochs", "batch_size", "max_tokens"):
-        if getattr(recipe if field != "max_tokens" else data, field) < 1:
-            raise UsageError(f"{field} must be at least 1")
-    if not 0.0 <= recipe.teacher_forcing <= 1.0:
-        raise UsageError(f"teacher_forcing must be in [0, 1], got {recipe.teacher_forcing}")
-    return config, recipe, data
+        known = settings.field_names()
+        if name not in known:
+            listing = "; ".join(f"{group}: {', '.join(f for f, g in known.items() if g == group)}"
+                                for group in settings.groups())
+            raise UsageError(f"--set {name}: preset {preset!r} has no field {name!r}. Its fields are {listing}")
+        group = known[name]
+        part = settings.groups()[group]
+        changed = replace(part, **{name: _parse_value(name, text, getattr(part, name))})
+        settings = (replace(settings, recipe=replace(settings.recipe, config=changed)) if group == "model"
+                    else replace(settings, **{group: changed}))
+    if settings.data.units not in ("words", "subwords"):
+        raise UsageError(f"units={settings.data.units!r}: choose 'words' or 'subwords'")
+    for name, value in (("epochs", settings.recipe.epochs), ("batch_size", settings.batches.batch_size),
+                        ("max_tokens", settings.data.max_tokens)):
+        if value < 1:
+            raise UsageError(f"{name} must be at least 1")
+    if not 0.0 <= settings.batches.teacher_forcing <= 1.0:
+        raise UsageError(f"teacher_forcing must be in [0, 1], got {settings.batches.teacher_forcing}")
+    return settings
 
 
-# ----------------------------------------------------------------------------- data
-def load_pairs(args, settings: DataSettings) -> tuple[Path, list[tuple[str, str]]]:
-    """Notebook 06's pairs: at most ``max_tokens`` a side, the shortest ``args.pairs`` (by English)."""
+# ----------------------------------------------------------------------------- data and validation
+def load_data(args, settings: Settings) -> tuple[Path, ParallelData]:
+    """The data file and the corpus :mod:`utils.real_data` makes of it (``args.pairs`` pairs at
+    most; all of them by default)."""
     if args.data is not None:
         path = Path(args.data)
         if not path.is_file():
             raise UsageError(f"--data {path}: " + ("no such file" if not path.exists() else "not a file"))
     else:
         path = find_tatoeba(args.lang)
-    raw = load_tatoeba(path, args.lang)
-    short = [(src, en) for src, en in raw
-             if len(tokenize(src, args.lang)) <= settings.max_tokens and len(tokenize(en, "en")) <= settings.max_tokens]
-    pairs = sorted(short, key=lambda pair: len(pair[1]))[:args.pairs]  # stable: ties keep the file's order
-    if len(pairs) < 10:
-        raise UsageError(f"{path}: only {len(pairs)} pairs of at most {settings.max_tokens} tokens a side; "
-                         "need at least 10 (raise max_tokens, or give more data)")
-    return path, pairs
+    data = settings.data
+    splits = real_splits(args.lang, path, data.max_tokens, args.pairs or sys.maxsize)
+    if sum(map(len, splits)) < 10 or not splits[1]:
+        raise UsageError(f"{path}: only {sum(map(len, splits))} pairs of at most {data.max_tokens} tokens a side, "
+                         f"{len(splits[1])} of them for validation; give more pairs (raise max_tokens, --pairs, "
+                         "or give more data)")
+    return path, real_corpus(splits, args.lang, data.units, data.subword_vocab, data.min_freq,
+                             settings.batches.batch_size)
 
 
-def build_data(pairs, lang: str, settings: DataSettings, batch_size: int) -> ParallelData:
-    splits = split_by_sentence(pairs, (0.8, 0.1, 0.1), seed=0)
-    if not splits[1]:
-        raise UsageError(f"{len(pairs)} pairs leave no validation sentence after the split: give more pairs")
-    data = ParallelData.from_text_pairs(*splits, min_freq=settings.min_freq, batch_size=batch_size, src_lang=lang)
-    return data.with_subwords(settings.subword_vocab) if settings.units == "subwords" else data
-
-
-def validation_bleu(model: nn.Module, data: ParallelData, limit: int, device) -> float:
-    """Greedy multi-reference BLEU on words (as notebook 06 computes it) over the first ``limit``
+def validation_bleu(model: nn.Module, data: ParallelData, limit: int) -> float:
+    """Greedy multi-reference BLEU on words (as notebooks 06 and 08 score) of the first ``limit``
     distinct validation sources."""
-    groups, sources = defaultdict(list), {}
-    for p in data.valid:
-        key = normalize(p.src)
-        groups[key].append(p.tgt_words)
-        sources[key] = p.src_tokens
-    keys = list(groups)[:limit]
-    hyps, _ = translate_tokens(model, [sources[k] for k in keys], data.src_vocab, data.tgt_vocab, device,
-                               batch_size=256)
-    return multi_reference_bleu([data.target_words(h) for h in hyps], [groups[k] for k in keys])
+    sources, references = grouped_references(data.valid)
+    return decode_and_score(model, data, sources[:limit], references[:limit], beam_size=1).bleu
 
 
 # ----------------------------------------------------------------------------- resume files
-def run_identity(args, config, recipe, data_settings) -> dict:
+def run_identity(args, settings: Settings) -> dict:
     """Everything that makes a run what it is: a resumed run must have the same."""
-    return {"model": config_to_dict(config), "recipe": asdict(recipe), "data": asdict(data_settings),
+    return {"model": config_to_dict(settings.recipe.config), "recipe": settings.recipe.record()["training"],
+            "batches": asdict(settings.batches), "data": asdict(settings.data),
             "lang": args.lang, "pairs": args.pairs, "amp": args.amp}
 
 
@@ -206,14 +207,18 @@ def read_resume(path: Path, identity: dict, data: ParallelData) -> dict:
         raise CheckpointError(f"--resume {path}: not a resume file of scripts/train.py (a model.pt holds no "
                               "optimizer state; give the resume.pt beside it)")
     saved = blob["identity"]
+    if "batches" not in saved or "epoch_sum" not in blob:
+        raise CheckpointError(f"--resume {path}: written by an older version of scripts/train.py, whose resume "
+                              "files this one does not read; finish the run with that version, or start anew")
     if saved["model"] != identity["model"]:
         theirs, ours = saved["model"], identity["model"]
         diff = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
         raise CheckpointError(f"--resume {path}: it holds another model: "
                               + ", ".join(f"{k}={theirs.get(k)!r} there, {ours.get(k)!r} here" for k in diff)
                               + ". Give the same --preset and --set model fields, or another --out")
-    other = [f"{group}.{k}: {saved[group][k]!r} there, {identity[group][k]!r} here"
-             for group in ("recipe", "data") for k in identity[group] if saved[group].get(k) != identity[group][k]]
+    other = [f"{group}.{k}: {saved[group].get(k)!r} there, {identity[group][k]!r} here"
+             for group in ("recipe", "batches", "data") for k in identity[group]
+             if saved[group].get(k) != identity[group][k]]
     other += [f"{k}: {saved.get(k)!r} there, {identity[k]!r} here" for k in ("lang", "pairs", "amp")
               if saved.get(k) != identity[k]]
     if other:
@@ -227,168 +232,209 @@ def read_resume(path: Path, identity: dict, data: ParallelData) -> dict:
     return blob
 
 
-def atomic_save(obj, path: Path) -> None:
-    """``torch.save`` into a temporary file, then rename: an interruption never leaves half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 # ----------------------------------------------------------------------------- training
-def train(args, config, recipe: Recipe, data_settings: DataSettings, procs: distributed.Processes) -> dict:
-    """One run; returns a summary (rank 0's view)."""
-    device, say = procs.device, (print if procs.is_main else (lambda *a, **k: None))
-    data_path, pairs = load_pairs(args, data_settings)
-    data = build_data(pairs, args.lang, data_settings, recipe.batch_size)
-    identity = run_identity(args, config, recipe, data_settings)
-    out = Path(args.out)
-    resume_path = Path(args.resume) if args.resume else None
-    blob = read_resume(resume_path, identity, data) if resume_path else None
+@dataclass
+class Place:
+    """Where a run stands: the epoch it is in (from 1), the steps done in that epoch and in all,
+    the sum of that epoch's step losses, and what it recorded so far. A resumed run restores all of it."""
 
-    seed_everything(recipe.seed)
-    model = build_model(config, len(data.src_vocab), len(data.tgt_vocab), data.src_vocab.pad_id)
-    model.trained_with = TrainedWith.of(data.src_vocab, data.tgt_vocab, data.longest_source, data.reverse_source)
-    model.to(device)
-    if recipe.coverage and not getattr(model.decoder, "has_attention", False):
-        raise UsageError("coverage > 0 needs a model with attention (this decoder has none): --set coverage=0")
-    pad_id = data.tgt_vocab.pad_id
-    train_set = data.dataset("train")
-    train_items = [train_set[i] for i in range(len(train_set))]     # id tensors, encoded once
-    lengths = train_set.src_lengths()
-    steps_per_epoch = len(distributed.global_batches(lengths, recipe.batch_size, recipe.seed, 1, procs.world_size))
-    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, warmup_then_decay(recipe.epochs * steps_per_epoch, recipe.warmup, recipe.lr_decay))
-    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.amp)
-    scaler = torch.amp.GradScaler("cuda", enabled=args.amp == "fp16")   # torch >= 2.3, the oldest supported
-    history, bleus = History(), []
-    epoch, done_in_epoch, step, epoch_sum, epoch_count = 1, 0, 0, 0.0, 0
-    if blob is not None:
-        model.load_state_dict(blob["model"])
-        optimizer.load_state_dict(blob["optimizer"])
-        scheduler.load_state_dict(blob["scheduler"])
-        scaler.load_state_dict(blob["scaler"])
-        history, bleus = History.from_dict(blob["history"]), list(blob["bleu"])
-        epoch, done_in_epoch, step = blob["epoch"], blob["done_in_epoch"], blob["step"]
-        epoch_count, per_rank = blob["epoch_count"], blob["per_rank"]
-        if len(per_rank) == procs.world_size:
-            mine = per_rank[procs.rank]
-            epoch_sum = mine["epoch_sum"]
-            torch.set_rng_state(mine["cpu"])
-            if device.type == "cuda" and mine["cuda"] is not None:
-                torch.cuda.set_rng_state(mine["cuda"], device)
-        else:
-            say(f"note: {resume_path} was written by {len(per_rank)} process(es), this run has {procs.world_size}: "
-                "the data order continues exactly, the dropout masks cannot")
-            epoch_sum = sum(r["epoch_sum"] for r in per_rank) if procs.is_main else 0.0
-            torch.manual_seed(recipe.seed + 1000 * step + procs.rank)
-        say(f"resuming {resume_path}: epoch {epoch}, {done_in_epoch} of {steps_per_epoch} steps done ({step} in all)")
-    elif procs.distributed:
-        torch.manual_seed(recipe.seed + 1 + procs.rank)   # the same weights (seeded above), own dropout masks
-    net = model
-    if procs.distributed:
-        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    epoch: int = 1
+    done_in_epoch: int = 0
+    step: int = 0
+    epoch_sum: float = 0.0
+    history: History = field(default_factory=History)
+    bleu: list[float] = field(default_factory=list)
 
-    say(f"{data_path.name} ({args.lang}→en): {len(pairs):,} pairs of ≤ {data_settings.max_tokens} tokens; train "
-        f"{len(data.train):,}, valid {len(data.valid):,}; {data_settings.units}: vocabularies "
-        f"{len(data.src_vocab):,} / {len(data.tgt_vocab):,}")
-    say(f"{type(config).__name__}: {count_parameters(model):,} parameters; {procs.world_size} process(es) on "
-        f"{device}{f' ({torch.get_num_threads()} threads each)' if device.type == 'cpu' else ''}"
-        f"{f', autocast {args.amp}' if args.amp else ''}; "
-        f"{steps_per_epoch} steps of {recipe.batch_size} pairs an epoch")
+    def to_dict(self) -> dict:
+        return {"epoch": self.epoch, "done_in_epoch": self.done_in_epoch, "step": self.step,
+                "epoch_sum": self.epoch_sum, "history": self.history.to_dict(), "bleu": list(self.bleu)}
 
-    def save(model_too: bool) -> None:
+    @classmethod
+    def from_dict(cls, blob: dict) -> "Place":
+        return cls(blob["epoch"], blob["done_in_epoch"], blob["step"], blob["epoch_sum"],
+                   History.from_dict(blob["history"]), list(blob["bleu"]))
+
+
+class Trainer:
+    """One model, its optimizer and schedule, and the batches of every epoch, on this process.
+
+    :meth:`train_step` trains on this process's share of one global batch; :meth:`end_epoch`
+    records the epoch and validates (rank 0); :meth:`save` writes the run's files; :meth:`restore`
+    takes a resume file's state back."""
+
+    def __init__(self, settings: Settings, data: ParallelData, procs: distributed.Processes, amp: str | None):
+        self.settings, self.data, self.procs = settings, data, procs
+        recipe, batches, device = settings.recipe, settings.batches, procs.device
+        seed_everything(batches.seed)
+        self.model = build_model(recipe.config, len(data.src_vocab), len(data.tgt_vocab), data.src_vocab.pad_id)
+        self.model.trained_with = TrainedWith.of(data.src_vocab, data.tgt_vocab, data.longest_source,
+                                                 data.reverse_source)
+        self.model.to(device)
+        if recipe.coverage and not getattr(self.model.decoder, "has_attention", False):
+            raise UsageError("coverage > 0 needs a model with attention (this decoder has none): --set coverage=0")
+        train_set = data.dataset("train")
+        self.items = [train_set[i] for i in range(len(train_set))]     # id tensors, encoded once
+        self.lengths = train_set.src_lengths()
+        self.steps_per_epoch = len(self.batches_of(1))
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=recipe.lr)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, warmup_then_decay(recipe.epochs * self.steps_per_epoch, recipe.warmup, recipe.lr_decay))
+        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=amp == "fp16")   # torch >= 2.3, the oldest supported
+        self.place = Place()
+        if procs.distributed:
+            torch.manual_seed(batches.seed + 1 + procs.rank)   # the same weights (seeded above), own dropout masks
+        self.net = (nn.parallel.DistributedDataParallel(self.model, device_ids=[device.index]
+                                                        if device.type == "cuda" else None)
+                    if procs.distributed else self.model)
+
+    def batches_of(self, epoch: int) -> list[list[int]]:
+        """The global batches of ``epoch`` (indices of training pairs), as ``fit``'s loader gives them."""
+        s = self.settings.batches
+        return distributed.global_batches(self.lengths, s.batch_size, s.seed, epoch, self.procs.world_size)
+
+    def restore(self, blob: dict) -> str | None:
+        """Take back a resume file's state; a note when its random-number generators cannot be."""
+        self.model.load_state_dict(blob["model"])
+        self.optimizer.load_state_dict(blob["optimizer"])
+        self.scheduler.load_state_dict(blob["scheduler"])
+        self.scaler.load_state_dict(blob["scaler"])
+        self.place = Place.from_dict(blob)
+        per_rank, procs = blob["per_rank"], self.procs
+        if len(per_rank) != procs.world_size:
+            torch.manual_seed(self.settings.batches.seed + 1000 * self.place.step + procs.rank)
+            return (f"{len(per_rank)} process(es) wrote it, this run has {procs.world_size}: the data order "
+                    "continues exactly, the dropout masks cannot")
+        torch.set_rng_state(per_rank[procs.rank]["cpu"])
+        if procs.device.type == "cuda" and per_rank[procs.rank]["cuda"] is not None:
+            torch.cuda.set_rng_state(per_rank[procs.rank]["cuda"], procs.device)
+        return None
+
+    def train_step(self, global_batch: list[int]) -> float:
+        """One update on this process's share of ``global_batch``; returns the global batch's loss
+        (the same on every process, and what one process with the whole batch records)."""
+        procs, recipe, s = self.procs, self.settings.recipe, self.settings.batches
+        pad_id = self.data.tgt_vocab.pad_id
+        mine = distributed.shard(global_batch, procs.rank, procs.world_size)
+        batch = collate([self.items[i] for i in mine], self.data.src_vocab.pad_id, pad_id).to(procs.device)
+        tgt_in, tgt_out = batch.tgt[:, :-1], batch.tgt[:, 1:]          # [batch, T] each
+        with torch.autocast(procs.device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            logits, weights = self.net(batch.src, batch.src_mask, tgt_in, teacher_forcing=s.teacher_forcing)
+            loss = sequence_loss(logits, tgt_out, pad_id, recipe.label_smoothing)
+            penalty = (coverage_penalty(weights.float(), batch.src_mask, tgt_out != pad_id)
+                       if recipe.coverage else None)
+        if procs.distributed:
+            # Means over the *global* batch: this process's share of the sums, times world_size
+            # because DistributedDataParallel averages the gradients of the processes.
+            tokens, sentences = int((tgt_out != pad_id).sum()), len(batch)
+            all_tokens, all_sentences = distributed.all_sum([tokens, sentences], procs.device)
+            loss = loss * (tokens * procs.world_size / all_tokens)
+            if penalty is not None:
+                penalty = penalty * (sentences * procs.world_size / all_sentences)
+        if penalty is not None:
+            loss = loss + recipe.coverage * penalty
+        self.optimizer.zero_grad()
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
+        nn.utils.clip_grad_norm_(self.model.parameters(), s.clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        if not procs.distributed:
+            return loss.item()
+        (value,) = distributed.all_sum([loss.item() / procs.world_size], procs.device)   # the shares, summed
+        return value
+
+    def record_step(self, value: float, seconds: float) -> None:
+        """Count the step and record its loss (from :meth:`train_step`) and time."""
+        place = self.place
+        place.step, place.done_in_epoch = place.step + 1, place.done_in_epoch + 1
+        place.epoch_sum += value
+        place.history.step_loss.append(value)
+        place.history.step_ratio.append(self.settings.batches.teacher_forcing)
+        place.history.step_time.append(seconds)
+
+    def end_epoch(self, seconds: float, bleu_sentences: int) -> str | None:
+        """Record the finished epoch's loss; rank 0 validates and returns the line to print. Then
+        on to the next epoch."""
+        place = self.place
+        place.history.epoch_loss.append(place.epoch_sum / place.done_in_epoch)
+        place.history.epoch_time.append(seconds)
+        line = None
+        if self.procs.is_main:
+            place.history.valid_loss.append(evaluate(self.model, self.data.loader("valid"), self.procs.device,
+                                                     self.data.tgt_vocab.pad_id)["loss"])
+            place.bleu.append(validation_bleu(self.model, self.data, bleu_sentences))
+            line = (f"epoch {place.epoch:2d}  train loss {place.history.epoch_loss[-1]:.3f}  valid loss "
+                    f"{place.history.valid_loss[-1]:.3f}  valid BLEU {place.bleu[-1]:.1f}  ({seconds:.1f} s)")
+        distributed.barrier()
+        place.epoch, place.done_in_epoch, place.epoch_sum = place.epoch + 1, 0, 0.0
+        return line
+
+    def save(self, out: Path, identity: dict, model_too: bool) -> None:
         """Write resume.pt (all processes take part; rank 0 writes), and model.pt when ``model_too``."""
-        # what differs between the processes: their random-number generators and shares of the loss
-        per_rank = distributed.gather({"cpu": torch.get_rng_state(), "epoch_sum": epoch_sum,
+        device = self.procs.device
+        per_rank = distributed.gather({"cpu": torch.get_rng_state(),        # what differs between the processes
                                        "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None})
-        if not procs.is_main:
+        if not self.procs.is_main:
             return
-        out.mkdir(parents=True, exist_ok=True)
-        extra = {"identity": identity, "epochs_done": epoch - 1, "steps": step, "bleu": bleus,
-                 "subwords": [data.src_subwords.to_tensor(), data.tgt_subwords.to_tensor()]
-                 if data.src_subwords is not None else None}
+        data, place = self.data, self.place
         if model_too:
-            tmp = out / "model.pt.tmp"
-            save_checkpoint(tmp, model, data.src_vocab, data.tgt_vocab, history, extra)
-            os.replace(tmp, out / "model.pt")
-        atomic_save({"identity": identity, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "per_rank": per_rank,
-                     "history": history.to_dict(), "bleu": bleus, "epoch": epoch,
-                     "done_in_epoch": done_in_epoch, "step": step, "epoch_count": epoch_count,
+            extra = {"identity": identity, "epochs_done": place.epoch - 1, "steps": place.step, "bleu": place.bleu,
+                     "subwords": [data.src_subwords.to_tensor(), data.tgt_subwords.to_tensor()]
+                     if data.src_subwords is not None else None}
+            save_checkpoint(out / "model.pt", self.model, data.src_vocab, data.tgt_vocab, place.history, extra)
+        atomic_save({"identity": identity, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                     "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+                     "per_rank": per_rank, **place.to_dict(),
                      "src_fingerprint": fingerprint(data.src_vocab), "tgt_fingerprint": fingerprint(data.tgt_vocab),
                      "src_size": len(data.src_vocab), "tgt_size": len(data.tgt_vocab)}, out / "resume.pt")
 
-    start, stopped = time.perf_counter(), None
-    total_steps = recipe.epochs * steps_per_epoch
-    trained_pairs, train_seconds = 0, 0.0
-    with Progress(total=total_steps, desc="training", unit="steps",
+
+def train(args, settings: Settings, procs: distributed.Processes) -> dict:
+    """One run; returns a summary (rank 0's view)."""
+    say = print if procs.is_main else (lambda *a, **k: None)
+    data_path, data = load_data(args, settings)
+    identity = run_identity(args, settings)
+    out = Path(args.out)
+    blob = read_resume(Path(args.resume), identity, data) if args.resume else None
+    trainer = Trainer(settings, data, procs, args.amp)
+    if blob is not None:
+        note = trainer.restore(blob)
+        if note:
+            say(f"note: {args.resume}: {note}")
+        place = trainer.place
+        say(f"resuming {args.resume}: epoch {place.epoch}, {place.done_in_epoch} of {trainer.steps_per_epoch} steps "
+            f"done ({place.step} in all)")
+    describe(say, args, settings, data_path, data, trainer)
+    stopped, trained_pairs, train_seconds = None, 0, 0.0
+    start, recipe, place = time.perf_counter(), settings.recipe, trainer.place
+    with Progress(total=recipe.epochs * trainer.steps_per_epoch, desc="training", unit="steps",
                   disable=None if (args.progress and procs.is_main) else True) as bar:
-        bar.update(step)
-        while epoch <= recipe.epochs and stopped is None:
-            batches = distributed.global_batches(lengths, recipe.batch_size, recipe.seed, epoch, procs.world_size)
-            net.train()
+        bar.update(place.step)
+        while place.epoch <= recipe.epochs and stopped is None:
+            trainer.net.train()
             epoch_start = time.perf_counter()
-            for global_batch in batches[done_in_epoch:]:
-                mine = distributed.shard(global_batch, procs.rank, procs.world_size)
-                batch = collate([train_items[i] for i in mine], data.src_vocab.pad_id, pad_id).to(device)
-                tgt_in, tgt_out = batch.tgt[:, :-1], batch.tgt[:, 1:]          # [batch, T] each
-                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                    logits, weights = net(batch.src, batch.src_mask, tgt_in, teacher_forcing=recipe.teacher_forcing)
-                    loss = sequence_loss(logits, tgt_out, pad_id, recipe.label_smoothing)
-                    penalty = (coverage_penalty(weights.float(), batch.src_mask, tgt_out != pad_id)
-                               if recipe.coverage else None)
-                if procs.distributed:
-                    # Means over the *global* batch: this process's share of the sums, times world_size
-                    # because DistributedDataParallel averages the gradients of the processes.
-                    tokens, sentences = int((tgt_out != pad_id).sum()), len(batch)
-                    all_tokens, all_sentences = distributed.all_sum([tokens, sentences], device)
-                    loss = loss * (tokens * procs.world_size / all_tokens)
-                    if penalty is not None:
-                        penalty = penalty * (sentences * procs.world_size / all_sentences)
-                if penalty is not None:
-                    loss = loss + recipe.coverage * penalty
-                optimizer.zero_grad()
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(model.parameters(), recipe.clip)
-                scaler.step(optimizer)
-                scaler.update()
-                scheduler.step()
-                step, done_in_epoch = step + 1, done_in_epoch + 1
-                value = loss.item() / procs.world_size          # this process's share of the global loss
-                history.step_loss.append(value)
-                history.step_ratio.append(recipe.teacher_forcing)
-                history.step_time.append(time.perf_counter() - start)
-                epoch_sum, epoch_count = epoch_sum + value, epoch_count + 1
+            for global_batch in trainer.batches_of(place.epoch)[place.done_in_epoch:]:
+                value = trainer.train_step(global_batch)
+                trainer.record_step(value, time.perf_counter() - start)
                 trained_pairs += len(global_batch)
-                bar.set_postfix(epoch=f"{epoch}/{recipe.epochs}", loss=f"{value * procs.world_size:.3f}")
+                bar.set_postfix(epoch=f"{place.epoch}/{recipe.epochs}", loss=f"{value:.3f}")
                 bar.update()
-                if args.save_every and step % args.save_every == 0 and done_in_epoch < steps_per_epoch:
-                    save(model_too=False)
-                out_of_time = args.minutes is not None and time.perf_counter() - start > 60 * args.minutes
-                if args.minutes is not None:
-                    out_of_time = distributed.broadcast_flag(out_of_time, device)
-                if (args.stop_after_steps is not None and step >= args.stop_after_steps) or out_of_time:
-                    stopped = f"stopped after {step} steps" + (f" ({args.minutes} min)" if out_of_time else "")
+                mid_epoch = place.done_in_epoch < trainer.steps_per_epoch
+                if args.save_every and place.step % args.save_every == 0 and mid_epoch:
+                    trainer.save(out, identity, model_too=False)
+                stopped = should_stop(args, place.step, time.perf_counter() - start, procs)
+                if stopped:
                     break
             train_seconds += time.perf_counter() - epoch_start
-            if stopped is not None and done_in_epoch < steps_per_epoch:
-                save(model_too=True)                            # the model as it is now, too
+            if stopped is not None and place.done_in_epoch < trainer.steps_per_epoch:
+                trainer.save(out, identity, model_too=True)           # the model as it is now, too
                 break
-            # the epoch is complete: its mean loss over all processes, then validation on rank 0
-            (total,) = distributed.all_sum([epoch_sum], device)
-            history.epoch_loss.append(total / epoch_count)
-            history.epoch_time.append(time.perf_counter() - epoch_start)
-            if procs.is_main:
-                history.valid_loss.append(evaluate(model, data.loader("valid"), device, pad_id)["loss"])
-                bleus.append(validation_bleu(model, data, args.bleu_sentences, device))
-                bar.write(f"epoch {epoch:2d}  train loss {history.epoch_loss[-1]:.3f}  valid loss "
-                          f"{history.valid_loss[-1]:.3f}  valid BLEU {bleus[-1]:.1f}  "
-                          f"({history.epoch_time[-1]:.1f} s)")
-            distributed.barrier()
-            epoch, done_in_epoch, epoch_sum, epoch_count = epoch + 1, 0, 0.0, 0
-            save(model_too=True)                             # a resumed run starts the next epoch
+            line = trainer.end_epoch(time.perf_counter() - epoch_start, args.bleu_sentences)
+            if line:
+                bar.write(line)
+            trainer.save(out, identity, model_too=True)               # a resumed run starts the next epoch
     speed = trained_pairs / train_seconds if train_seconds else math.nan
     say(f"training speed: {speed:,.0f} pairs/s over {trained_pairs:,} pairs ({procs.world_size} process(es), "
         "validation not counted)")
@@ -396,18 +442,43 @@ def train(args, config, recipe: Recipe, data_settings: DataSettings, procs: dist
         say(f"{stopped}; continue with the same command and --resume {out / 'resume.pt'}")
     else:
         say(f"done: {out / 'model.pt'} (load_checkpoint reads it), {out / 'resume.pt'}")
-    return {"steps": step, "pairs_per_second": speed, "bleu": bleus, "stopped": stopped}
+    return {"steps": place.step, "pairs_per_second": speed, "bleu": place.bleu, "stopped": stopped}
+
+
+def describe(say, args, settings: Settings, data_path: Path, data: ParallelData, trainer: Trainer) -> None:
+    """The run's data, model and processes, in two lines."""
+    procs, s = trainer.procs, settings.data
+    say(f"{data_path.name} ({args.lang}→en): {len(data.train) + len(data.valid) + len(data.test):,} pairs of "
+        f"≤ {s.max_tokens} tokens; train {len(data.train):,}, valid {len(data.valid):,}; {s.units}: vocabularies "
+        f"{len(data.src_vocab):,} / {len(data.tgt_vocab):,}")
+    say(f"{type(settings.recipe.config).__name__}: {count_parameters(trainer.model):,} parameters; "
+        f"{procs.world_size} process(es) on {procs.device}"
+        f"{f' ({torch.get_num_threads()} threads each)' if procs.device.type == 'cpu' else ''}"
+        f"{f', autocast {args.amp}' if args.amp else ''}; "
+        f"{trainer.steps_per_epoch} steps of {settings.batches.batch_size} pairs an epoch")
+
+
+def should_stop(args, step: int, seconds: float, procs: distributed.Processes) -> str | None:
+    """Why the run stops after this step (``--stop-after-steps``, ``--minutes``: rank 0's clock), or None."""
+    out_of_time = args.minutes is not None and seconds > 60 * args.minutes
+    if args.minutes is not None:
+        out_of_time = distributed.broadcast_flag(out_of_time, procs.device)
+    if (args.stop_after_steps is not None and step >= args.stop_after_steps) or out_of_time:
+        return f"stopped after {step} steps" + (f" ({args.minutes} min)" if out_of_time else "")
+    return None
 
 
 # ----------------------------------------------------------------------------- command line
 def parse_args(argv=None) -> argparse.Namespace:
+    every = presets()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      epilog="fields for --set: " + "; ".join(
-                                         f"{name}: " + ", ".join(f.name for part in parts for f in fields(part))
-                                         for name, parts in PRESETS.items()))
-    parser.add_argument("--preset", default="rnn", help=f"one of {sorted(PRESETS)} (default rnn: notebook 06's)")
+                                         f"{name}: " + ", ".join(settings.field_names())
+                                         for name, settings in every.items()))
+    parser.add_argument("--preset", default="rnn", help=f"one of {sorted(every)} (default rnn: notebook 06's; "
+                        "utils.real_data.RECIPES)")
     parser.add_argument("--set", dest="assignments", action="append", default=[], metavar="FIELD=VALUE",
-                        help="change one field of the preset's model, recipe or data settings (repeatable)")
+                        help="change one field of the preset's model, recipe, batches or data (repeatable)")
     parser.add_argument("--lang", default="fr", help="source language: " + ", ".join(
         code for code in LANGUAGES if code != "en"))
     parser.add_argument("--data", help="a Tatoeba file (default: found or downloaded as notebook 06 does)")
@@ -454,7 +525,7 @@ def main(argv=None) -> dict | None:
     args = parse_args(argv)
     procs = None
     try:
-        config, recipe, data_settings = apply_overrides(args.preset, args.assignments)
+        settings = apply_overrides(args.preset, args.assignments)
         device = get_device(args.device)
         if args.amp and device.type != "cuda":
             raise UsageError(f"--amp {args.amp} needs a GPU (autocast on {device} would only be slower); leave it out")
@@ -462,7 +533,7 @@ def main(argv=None) -> dict | None:
             raise UsageError("--amp bf16: this GPU has no bfloat16 arithmetic (it came with the A100); use --amp fp16")
         procs = distributed.start(device)
         set_threads(args, procs)
-        return train(args, config, recipe, data_settings, procs)
+        return train(args, settings, procs)
     except (UsageError, CheckpointError, DataUnavailableError, DataFormatError, FileNotFoundError, ValueError) as error:
         if procs is None or procs.is_main:
             print(f"train.py: error: {error}", file=sys.stderr)

@@ -2,19 +2,23 @@
 build/site-src/ (README.md as index.md, the notebooks) and runs Sphinx with this folder as its
 configuration folder: `make site`."""
 import importlib.util
+import json
 import shutil
 import sys
 from pathlib import Path
 
+from docutils import nodes
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
+from build_site import ALT_TEXTS, mark_claims  # noqa: E402
 from notebook_header import REPO_URL  # noqa: E402
 
 project = "Seq2seq with attention"
 author = "the seq2seq-attention-notebooks contributors"
 copyright = "the seq2seq-attention-notebooks contributors, MIT license"
 
-extensions = ["myst_nb", "sphinx.ext.mathjax"]
+extensions = ["myst_nb", "sphinx.ext.mathjax", "sphinx_copybutton"]
 exclude_patterns = ["_extra"]
 # The committed outputs are the ones nbval checks: show them, never execute.
 nb_execution_mode = "off"
@@ -36,10 +40,20 @@ html_context = {"default_mode": "light"}
 html_theme_options = {
     "repository_url": REPO_URL,
     "use_repository_button": True,
+    "use_issues_button": True,       # "open issue", in the header's GitHub menu
     "use_download_button": False,
     "home_page_in_toc": True,
     "show_toc_level": 2,
 }
+
+# A copy button on the code a reader runs: the notebooks' code cells and the code blocks of the
+# Markdown pages, not the printed outputs (myst-nb renders those as highlighted blocks too, inside
+# div.output). Prompts ($, >>>, ...) are left out of what is copied.
+copybutton_selector = "div:not(.output) > div.highlight pre"
+copybutton_exclude = ".linenos, .gp, .go"      # line numbers, and Pygments' prompts and outputs
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
+copybutton_only_copy_prompt_lines = False
 
 # MathJax from the site itself (mathjax_path is relative to _static): the PyPI package
 # sphinx-mathjax-offline ships MathJax 3's files. What TeX input with HTML output needs at run time
@@ -69,5 +83,24 @@ def copy_mathjax(app, exception):
             shutil.copy2(source / part, target / part)
 
 
+def figure_alt_texts(app, doctree, docname):
+    """Each notebook figure's alt text, from scripts/build_site.py (by the image's file name, the
+    SHA-256 of its bytes: myst-nb would give the name itself as alt text)."""
+    path = Path(app.srcdir) / ALT_TEXTS
+    texts = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    for image in doctree.findall(nodes.image):
+        stem = Path(image["uri"]).stem
+        if stem in texts:
+            image["alt"] = texts[stem]
+
+
+def claims_wrap(app, pagename, templatename, context, doctree):
+    """The ✓ lines of the checked claims, marked so that they alone wrap (site/_static/site.css)."""
+    if "body" in context:
+        context["body"] = mark_claims(context["body"])
+
+
 def setup(app):
+    app.connect("doctree-resolved", figure_alt_texts)
+    app.connect("html-page-context", claims_wrap)
     app.connect("build-finished", copy_mathjax)

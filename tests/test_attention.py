@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from utils.attention import ConcatScore, DotScore, GeneralScore, ScaledDotScore, Score, attend, make_score
+from utils.attention import SCORES, ConcatScore, DotScore, GeneralScore, ScaledDotScore, Score, attend, make_score
 
 B, T, S, D = 3, 4, 5, 6
 
@@ -111,7 +111,7 @@ def test_concat_default_attention_size_is_key_size():
     assert score.W.shape == (6, 10)
 
 
-@pytest.mark.parametrize("name", ["dot", "scaled_dot", "general", "concat"])
+@pytest.mark.parametrize("name", sorted(SCORES))
 def test_prepare_keys_then_compare_equals_forward(name, qkv):
     q, k, v, mask = qkv
     score = make_score(name, D, D)
@@ -132,7 +132,7 @@ def test_attend_really_uses_prepared_keys(qkv):
     assert not torch.allclose(w_right, w_wrong)
 
 
-@pytest.mark.parametrize("name", ["dot", "scaled_dot", "general", "concat"])
+@pytest.mark.parametrize("name", sorted(SCORES))
 def test_masking_shapes_and_normalisation(name, qkv):
     q, k, v, mask = qkv
     context, weights = attend(q, k, v, mask, make_score(name, D, D))
@@ -145,7 +145,7 @@ def test_masking_shapes_and_normalisation(name, qkv):
     torch.testing.assert_close(context[2], v[2, 0].expand(T, 7))
 
 
-@pytest.mark.parametrize("name", ["dot", "general", "concat"])
+@pytest.mark.parametrize("name", sorted(SCORES))
 def test_padding_values_never_matter(name, qkv):
     q, k, v, mask = qkv
     score = make_score(name, D, D)
@@ -158,7 +158,7 @@ def test_padding_values_never_matter(name, qkv):
     torch.testing.assert_close(w1, w2)
 
 
-@pytest.mark.parametrize("name", ["dot", "scaled_dot", "general", "concat"])
+@pytest.mark.parametrize("name", sorted(SCORES))
 def test_a_source_with_no_real_token_gets_zero_weights_and_context(name, qkv):
     q, k, v, mask = qkv
     q.requires_grad_(True)

@@ -1,6 +1,8 @@
 """Checkpoints and the model cache of ``train_or_load`` (tiny data)."""
+import ast
 import hashlib
 import zipfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,6 +14,8 @@ from utils.models import RNNConfig
 from utils.provenance import TrainedWith, trained_with
 from utils.text import build_vocab
 from utils.train import History
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_train_or_load_validate_records_valid_loss(data, tmp_path, monkeypatch):
@@ -208,6 +212,80 @@ def test_train_or_load_schedule_needs_a_name(data, tmp_path, monkeypatch):
         train_or_load("x", RNNConfig(**TINY), data, teacher_forcing=lambda step: 0.5)
 
 
+# ----------------------------------------------------------------------------- a cache that survives faults
+@pytest.mark.parametrize("keep", [0.0, 0.5, 0.9, 0.99, "all but one byte"])
+def test_a_cache_file_cut_off_anywhere_is_named_and_trained_again(data, tmp_path, monkeypatch, capsys, keep):
+    """As an older version's save interrupted by a kernel stop left it: the next train_or_load
+    says which file it cannot use and trains the model again, into a whole file."""
+    monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
+    calls = _counting_fit(monkeypatch)
+    config = RNNConfig(decoder="luong", **TINY)
+    first, _ = train_or_load("tiny", config, data, epochs=1, verbose=False)
+    (path,) = tmp_path.glob("*.pt")
+    whole = path.read_bytes()
+    path.write_bytes(whole[:len(whole) - 1 if keep == "all but one byte" else int(len(whole) * keep)])
+    capsys.readouterr()
+    again, _ = train_or_load("tiny", config, data, epochs=1, verbose=False)
+    message = capsys.readouterr().out
+    assert len(calls) == 2, "the damaged file was not trained again"
+    assert f"tiny: the cached model cannot be used, training it again. {path} is not a checkpoint" in message
+    assert "cut off" in message and "Delete it" in message
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values(),
+                                                 strict=True))
+    load_checkpoint(path, data.src_vocab, data.tgt_vocab)         # whole again
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def _interrupting_save(monkeypatch, after: float = 0.5):
+    """Make torch.save write the first ``after`` of its bytes and then raise KeyboardInterrupt, as
+    a kernel interrupted mid-save does."""
+    import io
+
+    real_save = torch.save
+
+    def interrupted(obj, f, *args, **kwargs):
+        buffer = io.BytesIO()
+        real_save(obj, buffer, *args, **kwargs)
+        half = buffer.getvalue()[:int(len(buffer.getvalue()) * after)]
+        if isinstance(f, (str, bytes)) or hasattr(f, "__fspath__"):
+            with open(f, "wb") as out:
+                out.write(half)
+        else:
+            f.write(half)
+            f.flush()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", interrupted)
+
+
+def test_an_interrupted_save_leaves_no_half_file_and_the_next_run_trains(data, tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoints, "MODEL_CACHE", tmp_path)
+    config = RNNConfig(decoder="luong", **TINY)
+    with monkeypatch.context() as interrupt:
+        _interrupting_save(interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            train_or_load("tiny", config, data, epochs=1, verbose=False)
+    assert list(tmp_path.iterdir()) == [], "an interrupted save left a file in the cache"
+    calls = _counting_fit(monkeypatch)
+    train_or_load("tiny", config, data, epochs=1, verbose=False)
+    assert len(calls) == 1
+    (path,) = tmp_path.iterdir()
+    load_checkpoint(path, data.src_vocab, data.tgt_vocab)
+
+
+def test_an_interrupted_save_keeps_the_file_it_was_replacing(data, tmp_path, monkeypatch):
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, tiny_model(data, seed=1), data.src_vocab, data.tgt_vocab)
+    before = path.read_bytes()
+    with monkeypatch.context() as interrupt:
+        _interrupting_save(interrupt, after=0.9)
+        with pytest.raises(KeyboardInterrupt):
+            save_checkpoint(path, tiny_model(data, seed=2), data.src_vocab, data.tgt_vocab)
+    assert path.read_bytes() == before and list(tmp_path.iterdir()) == [path]
+    checkpoints.atomic_save({"any": torch.zeros(2)}, tmp_path / "new" / "x.pt")    # makes its folder
+    assert torch.equal(torch.load(tmp_path / "new" / "x.pt", weights_only=True)["any"], torch.zeros(2))
+
+
 # ----------------------------------------------------------------------------- what the cache key covers
 def test_source_fingerprint_follows_the_code_not_its_comments(tmp_path):
     module = tmp_path / "m.py"
@@ -232,6 +310,43 @@ def test_the_fingerprint_covers_the_modules_that_build_and_train_a_model():
     names = {path.name for path in checkpoints.CODE_FILES}
     assert {"models.py", "attention.py", "transformer.py", "train.py", "batching.py"} <= names
     assert all(path.exists() for path in checkpoints.CODE_FILES)
+
+
+def utils_imports(module: str) -> set[str]:
+    """The modules of utils that ``utils/<module>.py`` imports (``from utils.x import``, ``from utils
+    import x``, ``import utils.x``), anywhere in the file."""
+    found = set()
+    for node in ast.walk(ast.parse((ROOT / "utils" / f"{module}.py").read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module == "utils":
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("utils."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[1] for alias in node.names if alias.name.startswith("utils.")}
+    return found
+
+
+def test_every_module_the_model_code_imports_is_fingerprinted_or_says_why_not():
+    """A decoder in a new file must be in CODE_FILES, or editing it never retrains its cached model."""
+    fingerprinted = {path.stem for path in checkpoints.CODE_FILES}
+    outside = checkpoints.OUTSIDE_THE_FINGERPRINT
+    assert not fingerprinted & set(outside), f"in both lists: {sorted(fingerprinted & set(outside))}"
+    reached, todo, importer = set(), [*fingerprinted, "checkpoints"], {}
+    while todo:
+        module = todo.pop()
+        if module in reached:
+            continue
+        reached.add(module)
+        for imported in utils_imports(module):
+            importer.setdefault(imported, module)
+            todo.append(imported)
+    unlisted = sorted(reached - fingerprinted - set(outside))
+    assert not unlisted, "\n".join(
+        f"utils/{m}.py is imported by the model code (utils/{importer[m]}.py) but is neither in CODE_FILES nor in "
+        f"OUTSIDE_THE_FINGERPRINT (utils/checkpoints.py): add it to CODE_FILES if its code shapes a trained model "
+        f"(editing it then retrains), or to OUTSIDE_THE_FINGERPRINT with the reason it does not" for m in unlisted)
+    stale = sorted(set(outside) - reached)
+    assert not stale, f"OUTSIDE_THE_FINGERPRINT names modules the model code no longer imports: {stale}; remove them"
 
 
 def _counting_fit(monkeypatch):

@@ -154,6 +154,39 @@ def test_running_a_notebook_again_replaces_its_rows_but_keeps_retired_claims(tmp
         ("an old claim", 0, 0.3), ("dot aligns", 0, 0.19), ("dot aligns", 1, 0.21)]
 
 
+def test_runs_in_other_environments_or_code_are_kept_beside_each_other(tmp_path):
+    """A run is every field that makes it distinct: notebook, seed, label, torch, Python, code.
+    Recording the classic stack's seed 0 after the current stack's keeps both."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from claims import read_ledger, replace
+
+    ledger = tmp_path / "claims.jsonl"
+    current = ledger_rows([(0, 0.20)])
+    others = [[dict(r, label="classic", torch="2.3.1") for r in ledger_rows([(0, 0.21)])],
+              [dict(r, python="3.13.0") for r in ledger_rows([(0, 0.22)])],
+              [dict(r, code="edited models.py") for r in ledger_rows([(0, 0.23)])],
+              ledger_rows([(0, 0.24)], notebook="04"), ledger_rows([(1, 0.25)])]
+    replace(ledger, current)
+    for rows in others:
+        replace(ledger, rows)
+    assert sorted(r["numbers"][0] for r in read_ledger(ledger)) == [0.20, 0.21, 0.22, 0.23, 0.24, 0.25]
+    replace(ledger, [dict(r, numbers=[0.19]) for r in current])   # the very same run again: replaced
+    assert sorted(r["numbers"][0] for r in read_ledger(ledger)) == [0.19, 0.21, 0.22, 0.23, 0.24, 0.25]
+
+
+def test_a_bad_ledger_line_is_named_by_file_and_line(tmp_path):
+    rows = [json.dumps(r) for r in ledger_rows([(0, 0.2), (1, 0.21)])]
+    no_label = json.dumps({k: v for k, v in ledger_rows([(2, 0.22)])[0].items() if k != "label"})
+    for lines, says in (([rows[0], rows[1][:40]], ":2: not a JSON row"),
+                        ([rows[0], "", no_label], ":3: the row has no 'label'")):
+        ledger = tmp_path / "claims.jsonl"
+        ledger.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        done = subprocess.run([sys.executable, str(ROOT / "scripts" / "claims.py"), "report", "--ledger", str(ledger)],
+                              capture_output=True, text=True)
+        assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+        assert f"claims.py: error: {ledger}{says}" in done.stderr, done.stderr
+
+
 def test_the_readme_results_table_is_the_one_the_results_files_give():
     """python scripts/claims.py table --write made it; a new run of the ledger must be followed by it."""
     sys.path.insert(0, str(ROOT / "scripts"))

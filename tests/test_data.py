@@ -1,5 +1,9 @@
 """Reading data files (corpus and Tatoeba), encodings, and the leak-free split."""
 import io
+import re
+import shlex
+import shutil
+import subprocess
 import warnings
 import zipfile
 from pathlib import Path
@@ -115,6 +119,24 @@ def test_load_synthetic_split_names():
     assert len(pairs) == 600
 
 
+@pytest.mark.skipif(shutil.which("awk") is None, reason="the suggested command needs awk")
+@pytest.mark.parametrize("columns", [2, 3])
+@pytest.mark.parametrize("ending", ["\n", "\r\n"], ids=["LF", "CRLF"])
+def test_the_command_the_swapped_columns_error_suggests_fixes_the_file(tmp_path, columns, ending):
+    """Run as the message gives it, on LF and on CRLF files (many Tatoeba copies have Windows line
+    endings): the fixed file loads, with the pairs of the file that was never swapped."""
+    rows = [line.split("\t") for line in (FIXTURES / "tatoeba_deu_sample.tsv").read_text(encoding="utf-8").splitlines()]
+    swapped = tmp_path / "deu.txt"
+    swapped.write_bytes("".join("\t".join([r[1], r[0], *r[2:columns]]) + ending for r in rows).encode("utf-8"))
+    with pytest.raises(DataFormatError, match="its columns seem swapped") as info:
+        load_tatoeba(swapped, lang="de")
+    command = re.search(r"\((awk .*? > FOLDER/deu\.txt)\) and point", str(info.value)).group(1)
+    (tmp_path / "fixed").mkdir()
+    subprocess.run(command.replace("FOLDER", shlex.quote(str(tmp_path / "fixed"))), shell=True, check=True)
+    assert load_tatoeba(tmp_path / "fixed" / "deu.txt", lang="de") == load_tatoeba(
+        FIXTURES / "tatoeba_deu_sample.tsv", lang="de")
+
+
 @pytest.mark.parametrize("name", ["tatoeba_2col.tsv", "tatoeba_3col.tsv"])
 def test_load_tatoeba_two_and_three_columns(name):
     pairs = load_tatoeba(FIXTURES / name)
@@ -122,7 +144,8 @@ def test_load_tatoeba_two_and_three_columns(name):
 
 
 @pytest.mark.parametrize("bad, words", [
-    ("Go.", "found 1 column"), ("Go.\tVa !\tattr\tmore", "found 4 column"), ("Go.\t  ", "found 2 column"),
+    ("Go.", "found no tab (1 column): 'Go.'"), ("Go.\tVa !\tattr\tmore", "found 4 columns: 'Go.\\tVa !"),
+    ("Go.\t  ", "found an empty other language column: 'Go.\\t  '"), ("\tVa !", "found an empty English column"),
     # a tab inside a sentence of a 2-column file: the third column is no attribution
     ("Good day.\tGuten\tTag.", "3 columns, but the third ('Tag.') is not a Tatoeba attribution"),
     ("Hi.\tSalut\ttoi !", "tab inside a sentence"), ("Hi.\tSalut !\t ", "not a Tatoeba attribution"),

@@ -283,3 +283,24 @@ def test_weight_by_offset_ignores_padded_queries():
     weights[1, 2] = torch.tensor([1.0, 0, 0])                            # a padded query looking elsewhere
     mask = torch.tensor([[True, True, True], [True, True, False]])
     torch.testing.assert_close(weight_by_offset(weights, mask, offsets=(0,)), torch.tensor([1.0]))
+
+
+# Each function that walks lists side by side (zip(..., strict=True), ruff's B905), with one list a sentence short.
+ONE_SHORT = {
+    "corpus_bleu": lambda: corpus_bleu([["a"]], [["a"], ["b"]]),
+    "multi_reference_bleu": lambda: multi_reference_bleu([["a"]], [[["a"]], [["b"]]]),
+    "exact_match": lambda: exact_match([["a"]], [["a"], ["b"]]),
+    "by_length": lambda: by_length([3, 4], [["a"]], [["a"], ["b"]], [(1, 5)]),
+    "alignment_error_rate": lambda: alignment_error_rate([{(0, 0)}], [{(0, 0)}, {(1, 1)}]),
+    "link_recall": lambda: link_recall([{(0, 0)}], [{(0, 0)}, {(1, 1)}]),
+    "attention_peaks": lambda: attention_peaks([torch.rand(3, 3)] * 2, [["a", "b"]] * 3, [["x", "y"]] * 3, {}),
+}
+
+
+@pytest.mark.parametrize("name", list(ONE_SHORT))
+def test_lists_of_different_lengths_are_refused_with_their_lengths(name):
+    """Never a silent truncation (zip without strict) nor a bare 'zip() argument 2 is longer'."""
+    with pytest.raises(ValueError) as info:
+        ONE_SHORT[name]()
+    message = str(info.value)
+    assert "zip()" not in message and any(n in message for n in ("1 ", "2 ", "3 ", "same")), message

@@ -10,6 +10,7 @@ from utils.build import build_model
 from utils.models import RNNConfig
 from utils.search import beam_search, default_max_len, greedy_decode, length_penalty
 from utils.text import build_vocab, tokenize
+from utils.transformer import TransformerConfig
 from utils.translate import Translation, TranslationWarning, beam_hypotheses, translate, translate_tokens
 
 SOS, EOS, V = 2, 3, 12
@@ -128,12 +129,25 @@ def vocabs():
     return src, tgt
 
 
-@pytest.fixture(scope="module", params=["luong", "bahdanau", "vanilla"])
+# One model of every decoder of the series (test_every_decoder_is_searched_here checks none is missing).
+MODELS = {"luong": RNNConfig(decoder="luong", score="general", emb_size=6, hidden_size=12, attention_size=6),
+          "bahdanau": RNNConfig(decoder="bahdanau", score="concat", emb_size=6, hidden_size=12, attention_size=6),
+          "vanilla": RNNConfig(decoder="vanilla", emb_size=6, hidden_size=12),
+          "transformer": TransformerConfig(d_model=12, heads=2, ff_size=24, layers=2)}
+
+
+@pytest.fixture(scope="module", params=list(MODELS))
 def model(request, vocabs):
     torch.manual_seed(1)
-    config = RNNConfig(decoder=request.param, score="general" if request.param == "luong" else "concat",
-                         emb_size=6, hidden_size=12, attention_size=6)
-    return build_model(config, len(vocabs[0]), len(vocabs[1])).eval()
+    return build_model(MODELS[request.param], len(vocabs[0]), len(vocabs[1])).eval()
+
+
+def test_every_decoder_is_searched_here():
+    from test_contract import decoder_classes
+
+    built = {type(build_model(config, 5, 5).decoder) for config in MODELS.values()}
+    missing = sorted(cls.__name__ for cls in decoder_classes() if cls not in built)
+    assert not missing, f"add a config that builds {', '.join(missing)} to MODELS in {__file__}"
 
 
 def test_batched_greedy_equals_one_by_one(model, vocabs):

@@ -221,3 +221,39 @@ def test_anchor_words_are_single_tokens_of_their_language_and_of_english():
         assert len(lexicon) > ANCHOR_NAMES and list(lexicon)[0] == "tom"       # names first
         for word, english in lexicon.items():
             assert tokenize(word, lang) == [word] and tokenize(english, "en") == [english], (lang, word)
+
+
+# ----------------------------------------------------------------------------- every language
+def _languages():
+    from utils.languages import LANGUAGES
+
+    return sorted(LANGUAGES)
+
+
+@pytest.mark.parametrize("lang", _languages())
+def test_every_language_has_what_the_series_needs(lang):
+    """A language joins the series by its entry in LANGUAGES; this test then says what else it needs."""
+    from utils.languages import ANCHOR_NAMES, ANCHOR_WORDS, LANGUAGES, TATOEBA_CODES
+
+    name = f"{lang!r} ({LANGUAGES[lang]})"
+    assert lang in text._TOKEN, (f"{name} has no tokenisation rule: add its regular expression to _TOKEN in "
+                                 "utils/text.py")
+    assert lang in TATOEBA_CODES, (f"{name} has no Tatoeba file code: add its ISO 639-3 code (manythings.org's "
+                                   "file name, e.g. 'ita' for ita-eng.zip) to TATOEBA_CODES in utils/languages.py")
+    if lang != "en":    # a source language: notebooks 06 and 08 measure attention on its anchor words
+        assert len(ANCHOR_WORDS.get(lang, {})) > ANCHOR_NAMES, (
+            f"{name} has no anchor words: add its lexicon to ANCHOR_WORDS in utils/languages.py (the "
+            f"{ANCHOR_NAMES} names first, then nouns, each with its one-word English translation)")
+    assert tokenize("Tom?", lang) == ["tom", "?"]
+
+
+def test_a_language_added_to_languages_alone_is_a_clear_error(monkeypatch):
+    from utils import languages
+    from utils.real_data import anchor_groups
+
+    monkeypatch.setitem(languages.LANGUAGES, "it", "Italian")
+    with pytest.raises(ValueError, match=r"'it' \(Italian\) is in utils.languages.LANGUAGES but has no tokenisation "
+                                         r"rule: add its regular expression to _TOKEN in utils/text.py"):
+        tokenize("Il gatto.", "it")
+    with pytest.raises(ValueError, match=r"no anchor words for 'it': add .* to ANCHOR_WORDS in utils/languages.py"):
+        anchor_groups("it")

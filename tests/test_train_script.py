@@ -11,6 +11,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
@@ -88,6 +89,28 @@ def one_process(corpus, tmp_path_factory) -> Path:
     return out
 
 
+# ----------------------------------------------------------------------------- the presets
+def test_the_presets_are_the_recipes_of_utils_real_data(monkeypatch):
+    """One source of truth: each preset is RECIPES' recipe, the data settings the notebooks' pipeline,
+    read when the script runs (so a recipe changed in utils.real_data is the preset's at once)."""
+    from utils import real_data
+
+    presets = train_script.presets()
+    assert set(presets) == set(real_data.RECIPES)
+    for name, settings in presets.items():
+        assert settings.recipe == real_data.RECIPES[name], name
+        assert settings.data == train_script.DataSettings(real_data.MAX_TOKENS, "subwords", real_data.SUBWORDS,
+                                                          real_data.MIN_FREQ)
+        assert settings.batches.batch_size == real_data.BATCH_SIZE and settings.batches.clip == CLIP_NORM
+        groups = settings.groups()          # every field --set knows lives in one group only
+        assert len(settings.field_names()) == sum(len(fields(g)) for g in groups.values()) - 1, name   # - config
+    changed = replace(real_data.RECIPES["rnn"], lr=0.123)
+    monkeypatch.setitem(real_data.RECIPES, "rnn", changed)
+    assert train_script.apply_overrides("rnn", []).recipe == changed
+    assert train_script.apply_overrides("rnn", ["lr=0.5", "hidden_size=8"]).recipe == replace(
+        changed, lr=0.5, config=replace(changed.config, hidden_size=8))
+
+
 # ----------------------------------------------------------------------------- the sampler
 def test_shards_are_disjoint_and_cover_every_global_batch():
     lengths = [3, 5, 4, 4, 9, 2, 7, 7, 6, 1, 8, 3, 5]
@@ -112,13 +135,13 @@ def test_global_batches_replay_the_bucket_sampler_epoch_by_epoch(data):
 def test_one_process_trains_as_fit_does(corpus, one_process):
     """Same data, same order, same loss and schedule: the same weights, bit for bit."""
     args = train_script.parse_args(["--data", str(corpus), *TINY, "--set", "dropout=0"])
-    config, recipe, settings = train_script.apply_overrides(args.preset, args.assignments)
-    _, pairs = train_script.load_pairs(args, settings)
-    data = train_script.build_data(pairs, "fr", settings, recipe.batch_size)
-    seed_everything(recipe.seed)
-    model = build_model(config, len(data.src_vocab), len(data.tgt_vocab), data.src_vocab.pad_id)
-    assert recipe.clip == CLIP_NORM                # fit clips at CLIP_NORM; the script's recipe can change it
-    fit(model, data.loader("train", seed=recipe.seed), recipe.epochs, lr=recipe.lr, lr_decay=recipe.lr_decay,
+    settings = train_script.apply_overrides(args.preset, args.assignments)
+    _, data = train_script.load_data(args, settings)
+    recipe, seed = settings.recipe, settings.batches.seed
+    seed_everything(seed)
+    model = build_model(recipe.config, len(data.src_vocab), len(data.tgt_vocab), data.src_vocab.pad_id)
+    assert settings.batches.clip == CLIP_NORM      # fit clips at CLIP_NORM; the script's settings can change it
+    fit(model, data.loader("train", seed=seed), recipe.epochs, lr=recipe.lr, lr_decay=recipe.lr_decay,
         warmup=recipe.warmup, coverage=recipe.coverage, label_smoothing=recipe.label_smoothing,
         pad_id=data.tgt_vocab.pad_id, verbose=False)
     script = weights(one_process / "model.pt")
@@ -132,6 +155,9 @@ def test_two_gloo_processes_equal_one_with_the_same_global_batch(corpus, one_pro
     assert largest <= MAX_ATOL and mean <= MEAN_ATOL, (largest, mean)
     history_one = torch.load(one_process / "model.pt", weights_only=True)["history"]
     history_two = torch.load(tmp_path / "two" / "model.pt", weights_only=True)["history"]
+    # every step's loss is the global batch's, not rank 0's share of it
+    assert len(history_two["step_loss"]) == len(history_one["step_loss"])
+    assert history_two["step_loss"] == pytest.approx(history_one["step_loss"], rel=1e-5)
     assert history_two["epoch_loss"] == pytest.approx(history_one["epoch_loss"], rel=1e-5)
     # the control: another global batch (8 instead of 16) is far outside the bounds
     run_script("--data", str(corpus), *TINY, "--set", "dropout=0", "--set", "batch_size=8",
@@ -158,6 +184,9 @@ def test_a_resumed_run_equals_an_uninterrupted_one(corpus, tmp_path, processes, 
     assert parts["history"]["epoch_loss"] == whole["history"]["epoch_loss"]
     assert parts["history"]["step_loss"] == whole["history"]["step_loss"]
     assert parts["extra"]["bleu"] == whole["extra"]["bleu"]
+    # the step counter too: the resumed run took the steps the uninterrupted one did
+    assert (parts["extra"]["steps"], parts["extra"]["epochs_done"]) == (whole["extra"]["steps"], 2)
+    assert torch.load(tmp_path / "parts" / "resume.pt", weights_only=True)["step"] == steps
 
 
 # ----------------------------------------------------------------------------- notebook 06's code path
@@ -168,8 +197,7 @@ def test_checkpoint_loads_with_load_checkpoint_and_translates(corpus, tmp_path):
     assert summary["steps"] > 0 and len(summary["bleu"]) == 1
     args = train_script.parse_args(["--data", str(corpus), *TINY, "--set", "units=subwords",
                                     "--set", "subword_vocab=120", "--set", "epochs=1"])
-    config, recipe, settings = train_script.apply_overrides(args.preset, args.assignments)
-    data = train_script.build_data(train_script.load_pairs(args, settings)[1], "fr", settings, recipe.batch_size)
+    _, data = train_script.load_data(args, train_script.apply_overrides(args.preset, args.assignments))
     model, history, extra = load_checkpoint(tmp_path / "model.pt", data.src_vocab, data.tgt_vocab)
     assert len(history.epoch_loss) == 1 and len(history.valid_loss) == 1
     subwords = tuple(Subwords.from_tensor(tensor) for tensor in extra["subwords"])

@@ -19,7 +19,7 @@ import torch
 
 from utils.build import Config, build_model, config_from_dict, config_to_dict
 from utils.parallel_data import ParallelData
-from utils.paths import CACHE_DIR
+from utils.paths import CACHE_DIR, atomic_write
 from utils.provenance import TrainedWith, trained_with
 from utils.runtime import seed_everything, series_seed
 from utils.seq2seq import Seq2Seq
@@ -31,6 +31,24 @@ MODEL_CACHE = CACHE_DIR / "models"
 CODE_FILES = tuple(Path(__file__).with_name(name)
                    for name in ("seq2seq.py", "build.py", "models.py", "attention.py", "transformer.py", "train.py",
                                 "batching.py", "parallel_data.py"))
+# The other modules of utils that the model code (CODE_FILES, and this module's train_or_load) imports,
+# directly or not, and why their code is left out of the fingerprint. A module the model code comes to
+# import must be in one of the two lists (tests/test_checkpoints.py walks the imports): a new decoder
+# in a file of its own goes into CODE_FILES, or editing it would never retrain the cached model.
+OUTSIDE_THE_FINGERPRINT = {
+    "text": "tokenisation and Vocab: they shape the data, which the key holds (vocabularies, training pairs)",
+    "languages": "language names and codes, and the anchor words of the measurements",
+    "data": "reading files: the pairs it gives are in the key (the data fingerprint)",
+    "corpus": "the synthetic corpus: its pairs are in the key (the data fingerprint)",
+    "pairs": "the sentence-pair type: its tokens are in the key",
+    "subwords": "subword pieces: the pieces are the vocabulary and the tokens, both in the key",
+    "paths": "where files live",
+    "progress": "progress bars: what training shows, not what it computes",
+    "provenance": "the record of what a model was trained with, checked when it translates; not its weights",
+    "runtime": "devices, threads and seed_everything: the seed is in the key, the seeding code is not "
+               "(putting it in would retrain every cached model; edit how it seeds with care)",
+    "checkpoints": "this module: the key itself; train_or_load passes fit the settings the key records",
+}
 
 
 def _code_only(source: str) -> str:
@@ -79,17 +97,22 @@ class CheckpointError(ValueError):
 CHECKPOINT_KEYS = ("config", "state_dict", "src_itos", "tgt_itos")
 
 
+def atomic_save(obj, path: str | Path) -> None:
+    """``torch.save(obj, path)`` that never leaves half a file at ``path``
+    (:func:`utils.paths.atomic_write`): an interrupted save leaves the old file, or none."""
+    atomic_write(path, lambda f: torch.save(obj, f))
+
+
 def save_checkpoint(path: str | Path, model: Seq2Seq, src_vocab: Vocab, tgt_vocab: Vocab,
                     history: History | None = None, extra: dict | None = None) -> None:
     """Weights, config, both vocabularies, the training history and the model's
-    :class:`~utils.provenance.TrainedWith` record (when it has one) in one file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    :class:`~utils.provenance.TrainedWith` record (when it has one) in one file, written whole or
+    not at all (:func:`atomic_save`)."""
     record = trained_with(model)
-    torch.save({"config": config_to_dict(model.config), "state_dict": model.state_dict(),
-                "src_itos": src_vocab.itos, "tgt_itos": tgt_vocab.itos,
-                "history": history.to_dict() if history else None, "extra": extra or {},
-                "trained_with": record.to_dict() if record else None}, path)
+    atomic_save({"config": config_to_dict(model.config), "state_dict": model.state_dict(),
+                 "src_itos": src_vocab.itos, "tgt_itos": tgt_vocab.itos,
+                 "history": history.to_dict() if history else None, "extra": extra or {},
+                 "trained_with": record.to_dict() if record else None}, path)
 
 
 def _read_checkpoint(path: Path, device: torch.device | str) -> dict:
@@ -98,12 +121,14 @@ def _read_checkpoint(path: Path, device: torch.device | str) -> dict:
         raise FileNotFoundError(f"{path} does not exist" if not path.exists() else f"{path} is not a file")
     try:
         blob = torch.load(path, map_location=device, weights_only=True)
-    except OSError:
-        raise
-    except Exception as error:  # UnpicklingError, KeyError, EOFError, RuntimeError: whatever the bytes give
+    except PermissionError:
+        raise                   # the message names the file and the cause is not the file's bytes
+    except Exception as error:  # UnpicklingError, EOFError, OSError (a cut-off zip): whatever the bytes give
         reason = (str(error).strip().splitlines() or [""])[0][:160]
-        raise CheckpointError(f"{path} is not a checkpoint: torch.load cannot read it ({type(error).__name__}: "
-                              f"{reason}). Give a file written by save_checkpoint or train_or_load") from None
+        raise CheckpointError(f"{path} is not a checkpoint torch.load can read ({type(error).__name__}: {reason}): "
+                              "another kind of file, or one whose writing was cut off. Delete it, or give a file "
+                              "written by save_checkpoint (train_or_load retrains a cache file like this by "
+                              "itself)") from None
     if not isinstance(blob, dict) or any(key not in blob for key in CHECKPOINT_KEYS):
         if isinstance(blob, dict) and blob and all(isinstance(v, torch.Tensor) for v in blob.values()):
             what = "a bare state_dict (weights only, without config and vocabularies)"
@@ -127,8 +152,8 @@ def load_checkpoint(path: str | Path, src_vocab: Vocab, tgt_vocab: Vocab,
     path = Path(path)
     blob = _read_checkpoint(path, device)
     if blob["src_itos"] == tgt_vocab.itos and blob["tgt_itos"] == src_vocab.itos and src_vocab != tgt_vocab:
-        raise ValueError(f"{path}: the source and target vocabularies are swapped: pass the source (French) "
-                         "vocabulary first")
+        raise ValueError(f"{path}: the source and target vocabularies are swapped: pass the source language's "
+                         "vocabulary (the one the model reads) first")
     for side, vocab in (("src", src_vocab), ("tgt", tgt_vocab)):
         if blob[f"{side}_itos"] != vocab.itos:
             raise ValueError(f"{path}: checkpoint's {side} vocabulary ({len(blob[f'{side}_itos'])} tokens) "
@@ -186,11 +211,15 @@ def train_or_load(name: str, config: Config, data: ParallelData, *, epochs: int 
     path = MODEL_CACHE / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"  # same setup, same file
     record = TrainedWith.of(data.src_vocab, data.tgt_vocab, data.longest_source, data.reverse_source)
     if use_cache and path.exists():
-        model, history, _ = load_checkpoint(path, data.src_vocab, data.tgt_vocab, device)
-        model.trained_with = record     # also for files saved before checkpoints stored it
-        if verbose:
-            print(f"{name}: loaded the model trained earlier in this series (delete data/cache/ to retrain)")
-        return model, history
+        try:
+            model, history, _ = load_checkpoint(path, data.src_vocab, data.tgt_vocab, device)
+        except CheckpointError as error:   # cut off by an older version's interrupted save, say: train it again
+            print(f"{name}: the cached model cannot be used, training it again. {error}")
+        else:
+            model.trained_with = record     # also for files saved before checkpoints stored it
+            if verbose:
+                print(f"{name}: loaded the model trained earlier in this series (delete data/cache/ to retrain)")
+            return model, history
     seed_everything(seed)
     model = build_model(config, len(data.src_vocab), len(data.tgt_vocab), data.src_vocab.pad_id)
     model.trained_with = record

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import re
+import shlex
 import warnings
 from collections import defaultdict
 from pathlib import Path
@@ -150,8 +151,11 @@ def load_tatoeba(path: str | Path, lang: str | None = None) -> list[tuple[str, s
     pairs = []
     for lineno, cols in _rows(Path(path)):
         if len(cols) not in (2, 3) or not cols[0].strip() or not cols[1].strip():
-            raise DataFormatError(f"{path}:{lineno}: expected 'English<TAB>{other}' with an "
-                                  f"optional third attribution column, found {len(cols)} column(s)")
+            line = "\t".join(cols)
+            found = ("no tab (1 column)" if len(cols) == 1 else f"{len(cols)} columns" if len(cols) > 3
+                     else "an empty English column" if not cols[0].strip() else f"an empty {other} column")
+            raise DataFormatError(f"{path}:{lineno}: expected 'English<TAB>{other}' with an optional third "
+                                  f"attribution column, found {found}: {line[:80]!r}{'…' if len(line) > 80 else ''}")
         if len(cols) == 3 and not ATTRIBUTION.search(cols[2]):
             raise DataFormatError(f"{path}:{lineno}: 3 columns, but the third ({cols[2]!r}) is not a Tatoeba "
                                   "attribution ('CC-BY 2.0 (France) Attribution: tatoeba.org #…'): is there a tab "
@@ -182,8 +186,14 @@ def _check_english_column(path, pairs: Sequence[tuple[str, str]], other: str, sa
             f"{path}: its columns seem swapped: this loader reads 'English<TAB>{other}' (manythings.org's "
             f"layout), but the second column looks like English ({source:.0%} of sampled sentences have a word "
             f"such as 'the', 'you' or 'is'; in the first column, {english:.0%}). Swap the first two columns "
-            "(e.g. awk -F'\\t' -v OFS='\\t' '{t = $1; $1 = $2; $2 = t; print}' FILE > FIXED) and point "
-            "SEQ2SEQ_DATA_MIRROR at the folder of the fixed file, or get the file from manythings.org/anki")
+            f"into a file of the same name in another folder ({SWAP_COLUMNS} {shlex.quote(str(path))} > "
+            "FOLDER/" + Path(path).name + ") and point SEQ2SEQ_DATA_MIRROR at that folder, or get the file from "
+            "manythings.org/anki")
+
+
+SWAP_COLUMNS = "awk -F'\\t' -v OFS='\\t' '{sub(/\\r$/, \"\"); t = $1; $1 = $2; $2 = t; print}'"
+"""The command that swaps the first two columns of a tab-separated file (a POSIX ``awk``); it drops
+a Windows line ending first, which would otherwise end up inside the line."""
 
 
 def split_by_sentence(pairs: Sequence[tuple[str, str]], fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),

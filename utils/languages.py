@@ -2,8 +2,10 @@
 
 Codes are ISO 639-1 (``"fr"``), as :func:`utils.text.tokenize` takes them. manythings.org names its
 Tatoeba exports with ISO 639-3 codes (``deu-eng.zip`` holds ``deu.txt``): :data:`TATOEBA_CODES`.
-A language is supported when :mod:`utils.text` has tokenisation rules for it; to add one, add it
-here and give it rules there.
+A language is supported when :mod:`utils.text` has tokenisation rules for it. To add one, give it
+a name in :data:`LANGUAGES`, its file code in :data:`TATOEBA_CODES` and its anchor words in
+:data:`ANCHOR_WORDS` here, and a rule in ``utils.text._TOKEN``;
+``tests/test_text.py::test_every_language_has_what_the_series_needs`` says what is missing.
 """
 from __future__ import annotations
 

@@ -77,6 +77,9 @@ def by_length(src_lengths: Sequence[int], hyps: Sequence[Tokens], refs: Sequence
     """``metric`` computed separately on each source-length bucket (inclusive bounds).
 
     Returns ``{"4–10": score, ...}`` in bucket order; empty buckets are left out."""
+    if not len(src_lengths) == len(hyps) == len(refs):
+        raise ValueError(f"by_length needs one source length, hypothesis and reference per sentence: got "
+                         f"{len(src_lengths)} lengths, {len(hyps)} hypotheses, {len(refs)} references")
     scores = {}
     for lo, hi in buckets:
         idx = [i for i, n in enumerate(src_lengths) if lo <= n <= hi]
@@ -205,6 +208,9 @@ def attention_peaks(maps: Sequence[torch.Tensor], sources: Sequence[Tokens], tar
     """Count where attention peaks: ``maps[i] [len(targets[i]) + 1, len(sources[i]) + 1]``
     (words plus ``<eos>``, as teacher-forced attention gives them); ``lexicons`` names groups of
     anchor words (``{"names": {"marie": "mary"}, "nouns": {...}}``) for :func:`anchor_offsets`."""
+    if not len(maps) == len(sources) == len(targets):
+        raise ValueError(f"attention_peaks needs one map, source and target per sentence: got {len(maps)} maps, "
+                         f"{len(sources)} sources, {len(targets)} targets")
     peaks = AttentionPeaks(offsets={group: [] for group in lexicons})
     for w, src, tgt in zip(maps, sources, targets, strict=True):
         rows = w[:len(tgt)].argmax(1)                                     # [T]: each word's darkest column

@@ -88,7 +88,7 @@ def check_vocabularies(model: nn.Module, src_vocab: Vocab, tgt_vocab: Vocab) -> 
             raise VocabularyMismatchError(
                 f"the source and target vocabularies are swapped: this model translates from a "
                 f"{record.src_size:,}-token vocabulary into a {record.tgt_size:,}-token one ({sizes}); "
-                "pass the source (French) vocabulary first")
+                "pass the source language's vocabulary (the one the model reads) first")
         side = "source" if given[0] != expected[0] else "target"
         trained = record.src_size if side == "source" else record.tgt_size
         raise VocabularyMismatchError(

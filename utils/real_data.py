@@ -111,18 +111,32 @@ def select_pairs(raw: list[tuple[str, str]], lang: str = "fr", max_tokens: int =
     return shortest([pair for pair in raw if is_short(pair, lang, max_tokens)], n_pairs)
 
 
-def real_splits(lang: str = "fr") -> tuple[list, list, list]:
-    """Train, valid and test ``(source, english)`` pairs of the Tatoeba data for ``lang``
-    (:func:`utils.download.find_tatoeba`), selected and split as the notebooks do."""
-    pairs = select_pairs(load_tatoeba(find_tatoeba(lang), lang), lang)
+def real_splits(lang: str = "fr", path: str | Path | None = None, max_tokens: int = MAX_TOKENS,
+                n_pairs: int = N_PAIRS) -> tuple[list, list, list]:
+    """Train, valid and test ``(source, english)`` pairs of the Tatoeba data for ``lang`` (the file
+    at ``path``, else :func:`utils.download.find_tatoeba`'s), selected (:func:`select_pairs`) and
+    split as the notebooks do."""
+    pairs = select_pairs(load_tatoeba(path if path is not None else find_tatoeba(lang), lang), lang, max_tokens,
+                         n_pairs)
     return split_by_sentence(pairs, SPLIT, seed=SPLIT_SEED)
+
+
+def real_corpus(splits: tuple[list, list, list], lang: str = "fr", units: str = "subwords",
+                subwords: int = SUBWORDS, min_freq: int = MIN_FREQ, batch_size: int = BATCH_SIZE) -> ParallelData:
+    """The splits as ``units``: ``"words"`` (a word enters the vocabulary when seen ``min_freq``
+    times in training) or ``"subwords"`` (``subwords`` pieces per language, learnt from the
+    training split's words)."""
+    if units not in ("words", "subwords"):
+        raise ValueError(f"units={units!r}: choose 'words' or 'subwords'")
+    words = ParallelData.from_text_pairs(*splits, min_freq=min_freq, batch_size=batch_size, src_lang=lang)
+    return words.with_subwords(subwords) if units == "subwords" else words
 
 
 def real_corpora(splits: tuple[list, list, list], lang: str = "fr", subwords: int = SUBWORDS,
                  batch_size: int = BATCH_SIZE) -> dict[str, ParallelData]:
-    """The splits as words (kept if seen :data:`MIN_FREQ` times in training) and as subword
-    pieces (``subwords`` per language): ``{"words": ..., "subwords": ...}``."""
-    words = ParallelData.from_text_pairs(*splits, min_freq=MIN_FREQ, batch_size=batch_size, src_lang=lang)
+    """The splits as words and as subword pieces (:func:`real_corpus`, both from the same word
+    pairs): ``{"words": ..., "subwords": ...}``."""
+    words = real_corpus(splits, lang, "words", batch_size=batch_size)
     return {"words": words, "subwords": words.with_subwords(subwords)}
 
 
@@ -158,8 +172,8 @@ def decode_and_score(model: Seq2Seq, corpus: ParallelData, sources: list[list[st
     words against all ``references`` (:func:`utils.metrics.multi_reference_bleu`).
 
     ``beam_size=1`` is greedy search, run in batches of 128 sentences (the same words as one at a
-    time: ``tests/test_transformer.py`` checks a beam of one is greedy); a beam search takes one
-    sentence at a time, as :func:`utils.search.beam_search` does."""
+    time: ``tests/test_search_and_translate.py::test_batched_greedy_equals_one_by_one`` checks it for
+    every decoder); a beam search takes one sentence at a time, as :func:`utils.search.beam_search` does."""
     start = time.perf_counter()
     units = [corpus.source_units(s) for s in sources]
     if beam_size == 1:
@@ -193,6 +207,9 @@ def word_maps(model: Seq2Seq, corpus: ParallelData, pairs: list[SentencePair],
 def anchor_groups(lang: str = "fr") -> dict[str, dict[str, str]]:
     """The anchor lexicon of ``lang`` (:data:`utils.languages.ANCHOR_WORDS`) in its two groups,
     ``{"names": {...}, "nouns": {...}}``: source word → its one-word English translation."""
+    if lang not in ANCHOR_WORDS:
+        raise ValueError(f"no anchor words for {lang!r}: add its lexicon (names first, then nouns, each with its "
+                         "one-word English translation) to ANCHOR_WORDS in utils/languages.py")
     lexicon = ANCHOR_WORDS[lang]
     names = list(lexicon)[:ANCHOR_NAMES]
     return {"names": {w: lexicon[w] for w in names}, "nouns": {w: lexicon[w] for w in lexicon if w not in names}}

@@ -70,7 +70,10 @@ def tokenize(text: str, lang: str) -> list[str]:
     >>> tokenize("¿Cómo estás?", "es")
     ['¿', 'cómo', 'estás', '?']
     """
-    language_name(lang)   # raises for an unknown code, naming the supported ones
+    name = language_name(lang)   # raises for an unknown code, naming the supported ones
+    if lang not in _TOKEN:
+        raise ValueError(f"{lang!r} ({name}) is in utils.languages.LANGUAGES but has no tokenisation rule: "
+                         f"add its regular expression to _TOKEN in utils/text.py")
     return _TOKEN[lang].findall(normalize(text))
 
 
