@@ -15,7 +15,7 @@ from utils.evaluation import translate_and_score
 from utils.exposure_bias import after_a_mistake, back_on_track, both_ways, gradient_agreement, regime_states
 from utils.pairs import SentencePair
 from utils.parallel_data import ParallelData
-from utils.probes import gradient_by_source_position, probe_final_state
+from utils.probes import gradient_by_source_position, gradient_to_last_output, probe_final_state
 from utils.seq2seq import teacher_forced_loop
 from utils.text import build_vocab
 
@@ -400,3 +400,91 @@ def test_batches_read_the_source_in_the_order_the_data_says(splits):
         n = len(pair.src_tokens)
         assert forward.src[row, :n].tolist() == backward.src[row, :n].flip(0).tolist()
         assert forward.src[row, n] == backward.src[row, n]                # <eos> stays last
+
+
+def test_gradient_to_last_output_vanishes_through_a_recurrence_not_through_attention(data):
+    # the path argument: a GRU reaches its first word from the last output only through every step
+    # in between; a self-attention encoder in one hop. Untrained, on the longest test sentences.
+    from utils.build import build_model
+    from utils.models import RNNConfig
+    from utils.transformer import TransformerConfig
+
+    longest = max(len(p.src_tokens) for p in data.test)
+    torch.manual_seed(0)
+    gru = build_model(RNNConfig(decoder="vanilla", emb_size=8, hidden_size=8), len(data.src_vocab), len(data.tgt_vocab))
+    attention = build_model(TransformerConfig(d_model=8, heads=2, ff_size=16, layers=1), len(data.src_vocab),
+                            len(data.tgt_vocab))
+    gru.train()
+    first, last = gradient_to_last_output(gru, data, min_len=longest, max_sentences=2)
+    assert 0 < first < 1e-6 * last
+    first, last = gradient_to_last_output(attention, data, min_len=longest, max_sentences=2)
+    assert 0.1 * last < first < 10 * last
+    assert gru.training and all(p.grad is None or not p.grad.any() for p in gru.parameters())
+    with pytest.raises(ValueError):
+        gradient_to_last_output(gru, data, min_len=999)
+
+
+def test_gradient_to_last_output_reads_each_sentences_last_word(data):
+    # the last word is each sentence's own (padding differs): an encoder whose output at each position
+    # is the input one position back has, at <eos>, all its gradient on the last word, none on the first
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(len(data.src_vocab), 4)
+
+        def forward(self, src, src_mask):
+            x = self.embedding(src)                                            # [batch, S, 4]
+            return torch.cat([torch.zeros_like(x[:, :1]), x[:, :-1]], dim=1), None
+
+    model = nn.Module()
+    model.encoder = Encoder()
+    first, last = gradient_to_last_output(model, data, min_len=20, max_sentences=4)    # 20, 29, 22, 33 tokens
+    u = torch.randn(4, 4, generator=torch.Generator().manual_seed(0))                    # the projection it reads
+    assert first == 0 and last == pytest.approx(u.norm(dim=-1).mean().item())          # |∂(u·x_last)/∂x_last| = |u|
+
+
+def test_layer_gradient_norms(data):
+    from utils.build import build_model
+    from utils.probes import layer_gradient_norms
+    from utils.transformer import TransformerConfig
+
+    torch.manual_seed(0)
+    model = build_model(TransformerConfig(d_model=8, heads=2, ff_size=16, layers=2), len(data.src_vocab),
+                        len(data.tgt_vocab))
+    norms = layer_gradient_norms(model, next(iter(data.loader("train"))), data.tgt_vocab.pad_id)
+    assert list(norms) == ["encoder layer 1", "encoder layer 2", "decoder layer 1", "decoder layer 2", "output layer"]
+    assert all(v > 0 for v in norms.values())
+    assert all(p.grad is None or not p.grad.any() for p in model.parameters())
+
+
+def test_self_attention_statistics(data):
+    from utils.build import build_model
+    from utils.self_attention import self_attention_statistics
+    from utils.transformer import TransformerConfig
+
+    torch.manual_seed(0)
+    model = build_model(TransformerConfig(d_model=8, heads=2, ff_size=16, layers=2), len(data.src_vocab),
+                        len(data.tgt_vocab))
+    stats = self_attention_statistics(model, data, offsets=(-1, 0, 1))
+    for side in ("encoder", "decoder"):
+        assert stats.share[side].shape == (2, 2, 3) and stats.entropy[side].shape == (2, 2)
+        assert (stats.entropy[side] > 0).all() and ((stats.peak[side] > 0) & (stats.peak[side] <= 1)).all()
+    assert (stats.peak["decoder"] > stats.peak["encoder"]).all()              # fewer words to spread over
+    assert (stats.share["decoder"][..., 2] == 0).all() and stats.even["decoder"][2] == 0   # the causal mask
+    assert stats.even["decoder"][:2].sum() > stats.even["encoder"][:2].sum() > 0        # fewer words to share
+
+
+def test_head_alignment_scores_each_head_as_attention_aer_does(data):
+    from utils.alignment import head_alignment
+    from utils.build import build_model
+    from utils.transformer import TransformerConfig
+
+    torch.manual_seed(0)
+    model = build_model(TransformerConfig(d_model=8, heads=2, ff_size=16, layers=2), len(data.src_vocab),
+                        len(data.tgt_vocab))
+    scores = head_alignment(model, data)
+    assert sorted(scores) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    for (layer, head), (aer, entropy) in scores.items():
+        with model.decoder.showing_head(layer, head):                   # the model reports this head's map
+            assert aer == pytest.approx(attention_aer(model, data))
+        assert entropy > 0

@@ -304,3 +304,16 @@ def test_lists_of_different_lengths_are_refused_with_their_lengths(name):
         ONE_SHORT[name]()
     message = str(info.value)
     assert "zip()" not in message and any(n in message for n in ("1 ", "2 ", "3 ", "same")), message
+
+
+def test_even_spread_by_hand():
+    from utils.metrics import even_spread, weight_by_offset
+    mask = torch.tensor([[True, True, True], [True, True, False]])
+    full, causal = even_spread(mask), even_spread(mask, causal=True)
+    torch.testing.assert_close(full[0], torch.full((3, 3), 1 / 3))
+    torch.testing.assert_close(full[1], torch.tensor([[0.5, 0.5, 0], [0.5, 0.5, 0], [0, 0, 0]]))   # no padded key
+    torch.testing.assert_close(causal[0], torch.tensor([[1.0, 0, 0], [0.5, 0.5, 0], [1 / 3, 1 / 3, 1 / 3]]))
+    torch.testing.assert_close(causal[1], torch.tensor([[1.0, 0, 0], [0.5, 0.5, 0], [0, 0, 0]]))
+    # the baseline weight_by_offset reads: word itself + the one before, over the 5 real queries
+    shares = weight_by_offset(causal, mask, offsets=(-1, 0))
+    torch.testing.assert_close(shares.sum(), torch.tensor((1 + 1 + 2 / 3 + 1 + 1) / 5))

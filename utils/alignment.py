@@ -1,11 +1,11 @@
 """Attention against the gold alignments: the weights a model puts on each source word while it
 reads the gold translation, their alignment error rate, and the vectors its score compares
-(notebooks 02, 03, 05 and 06)."""
+(notebooks 02, 03, 05 and 06), and every head of a Transformer (notebook 07)."""
 from __future__ import annotations
 
 import torch
 
-from utils.metrics import alignment_error_rate, attention_links
+from utils.metrics import alignment_error_rate, attention_entropy, attention_links
 from utils.pairs import SentencePair
 from utils.parallel_data import ParallelData
 from utils.seq2seq import Seq2Seq
@@ -78,3 +78,33 @@ def attention_aer(model: Seq2Seq, data: ParallelData, split: str = "test") -> fl
     predicted = [attention_links(w, len(p.src_tokens), len(p.tgt_tokens))
                  for w, p in zip(teacher_forced_attention(model, data, split), pairs, strict=True)]
     return alignment_error_rate(predicted, [set(p.alignment) for p in pairs])
+
+
+@torch.no_grad()
+def head_alignment(model: Seq2Seq, data: ParallelData,
+                   split: str = "test") -> dict[tuple[int, int], tuple[float, float]]:
+    """Every cross-attention head of a Transformer against the gold alignments (notebook 07), from
+    one teacher-forced pass: ``{(layer, head): (AER, entropy)}``, layers and heads from 0. AER as
+    in :func:`attention_aer` (each English word linked to the French word the head weighs most);
+    entropy: the mean over sentences of the mean entropy, in nats, of the English words' rows
+    (0 = all the weight on one word)."""
+    if data.reverse_source:
+        raise ValueError("attention against gold alignments needs the source in its original order")
+    model.eval()
+    device = next(model.parameters()).device
+    pairs = getattr(data, split)
+    links: dict[tuple[int, int], list] = {}
+    entropy: dict[tuple[int, int], float] = {}
+    for chunk, batch in data.batches(pairs):
+        batch = batch.to(device)
+        enc_out, _ = model.encoder(batch.src, batch.src_mask)
+        _, maps = model.decoder.run(batch.tgt[:, :-1], enc_out, batch.src_mask)      # [B, layers, h, T, S]
+        for row, i in enumerate(chunk):
+            n_src, n_tgt = len(pairs[i].src_tokens), len(pairs[i].tgt_tokens)
+            for layer in range(maps.size(1)):
+                for head in range(maps.size(2)):
+                    w = maps[row, layer, head, : n_tgt + 1, : n_src + 1].cpu()
+                    links.setdefault((layer, head), []).append(attention_links(w, n_src, n_tgt))
+                    entropy[layer, head] = entropy.get((layer, head), 0.0) + attention_entropy(w[:n_tgt]).mean().item()
+    gold = [set(p.alignment) for p in pairs]
+    return {key: (alignment_error_rate(predicted, gold), entropy[key] / len(pairs)) for key, predicted in links.items()}

@@ -177,6 +177,18 @@ def load_checkpoint(path: str | Path, src_vocab: Vocab, tgt_vocab: Vocab,
     return model.to(device), history, blob.get("extra") or {}
 
 
+def checkpoint_vocabularies(path: str | Path) -> tuple[Vocab, Vocab]:
+    """The source and target vocabularies saved in a checkpoint: what :func:`load_checkpoint`
+    needs when the training data is not at hand (``scripts/translate.py``). Raises
+    :class:`CheckpointError` naming the file when it is not a checkpoint of this series."""
+    path = Path(path)
+    blob = _read_checkpoint(path, "cpu")
+    try:
+        return Vocab(blob["src_itos"]), Vocab(blob["tgt_itos"])
+    except (ValueError, TypeError) as error:
+        raise CheckpointError(f"{path}: its vocabularies are not readable ({error})") from None
+
+
 def train_or_load(name: str, config: Config, data: ParallelData, *, epochs: int = 3, lr: float = 1e-2,
                   lr_decay: float = 0.1, coverage: float = 0.0, warmup: int = 0, label_smoothing: float = 0.0,
                   teacher_forcing: float | Callable[[int], float] = 1.0, schedule_name: str = "",

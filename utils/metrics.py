@@ -240,3 +240,16 @@ def weight_by_offset(weights: torch.Tensor, mask: torch.Tensor, offsets: Sequenc
         share = (weights * on_offset).sum(-1)                        # [..., L]: weight of each query at i + k
         shares.append((share * real).sum(-1).sum(0) / real.sum(-1).sum(0))
     return torch.stack(shares, dim=-1)
+
+
+def even_spread(mask: torch.Tensor, causal: bool = False) -> torch.Tensor:
+    """The map of a head that spreads its weight evenly over every position it may attend to: the
+    baseline for :func:`weight_by_offset` (notebook 07). ``mask [B, L]`` True at real positions;
+    ``causal``: query ``i`` may attend to ``j <= i`` only, as in the decoder. Returns ``[B, L, L]``,
+    each real query's row summing to 1 (rows of padding queries are 0)."""
+    allowed = mask[:, None, :].expand(-1, mask.size(1), -1)                     # [B, L, L]: every real key
+    if causal:
+        allowed = allowed & torch.ones(mask.size(1), mask.size(1), dtype=torch.bool, device=mask.device).tril()
+    allowed = allowed & mask[:, :, None]                                         # real queries only
+    weights = allowed.float()
+    return weights / weights.sum(-1, keepdim=True).clamp(min=1)

@@ -1,5 +1,6 @@
 """Probes of the bottleneck: what the encoder's final state still knows about each source word,
-and how strongly the training signal reaches each source word (notebooks 01 and 02)."""
+and how strongly the training signal reaches each source word (notebooks 01 and 02), the encoder's
+last output (the path argument, notebook 07) and each layer of a Transformer (notebook 07)."""
 from __future__ import annotations
 
 import torch
@@ -7,6 +8,7 @@ import torch
 from utils.pairs import SentencePair
 from utils.parallel_data import ParallelData
 from utils.seq2seq import Seq2Seq
+from utils.train import sequence_loss
 
 
 @torch.no_grad()
@@ -104,3 +106,69 @@ def gradient_by_source_position(model: Seq2Seq, data: ParallelData, min_len: int
         model.train(was_training)
     norms = captured["x"].grad.norm(dim=-1)[:, :min_len]  # [batch, min_len]
     return (norms.mean(0)).tolist()
+
+
+def gradient_to_last_output(model: Seq2Seq, data: ParallelData, min_len: int = 51, max_sentences: int = 64,
+                            split: str = "test", seed: int = 0) -> tuple[float, float]:
+    """How strongly does the encoder's last output depend on the sentence's first word, and on its last?
+
+    The path argument of Vaswani et al.'s Table 1, measured on the encoder alone (no attention of
+    the decoder can shortcut it), like :func:`gradient_by_source_position`: for up to
+    ``max_sentences`` sentences of at least ``min_len`` source tokens, one number is read off the
+    encoder's output $z$ at the closing ``<eos>`` (where a GRU encoder's final state is) — a fixed
+    random projection $u \\cdot z$, $u$ drawn with ``seed`` — and the gradient of its sum with
+    respect to each word's input vector $x_j$ (the embedding, with positions for a Transformer) is
+    taken. Returns the mean gradient norm at the first word and at the last word (the one before
+    ``<eos>``): in a GRU the first word is as many steps away as the sentence is long, in a
+    self-attention layer one step, like the last.
+
+    Taught in notebook 07.
+    """
+    pairs = [p for p in getattr(data, split) if len(p.src_tokens) >= min_len][:max_sentences]
+    if not pairs:
+        raise ValueError(f"no {split} sentences with at least {min_len} source tokens")
+    device = next(model.parameters()).device
+    batch = data.batch(pairs).to(device)
+    rows = torch.arange(len(pairs), device=device)
+    eos = batch.src_mask.sum(1) - 1                          # every source ends with <eos>: [batch]
+    captured = {}
+
+    def keep(module, inputs, output):                        # the input vectors x_j, [batch, S, E]
+        output.retain_grad()
+        captured["x"] = output
+
+    handle = model.encoder.embedding.register_forward_hook(keep)
+    was_training = model.training
+    try:
+        model.eval()
+        model.zero_grad()
+        with torch.backends.cudnn.flags(enabled=False):     # cuDNN's RNN backward refuses eval mode
+            enc_out, _ = model.encoder(batch.src, batch.src_mask)                      # [batch, S, H]
+            z = enc_out[rows, eos]                                                       # [batch, H]
+            u = torch.randn(z.shape, generator=torch.Generator().manual_seed(seed)).to(device)
+            (z * u).sum().backward()
+    finally:
+        handle.remove()
+        model.zero_grad()
+        model.train(was_training)
+    norms = captured["x"].grad.norm(dim=-1)                  # [batch, S]
+    return norms[:, 0].mean().item(), norms[rows, eos - 1].mean().item()
+
+
+def layer_gradient_norms(model: Seq2Seq, batch, pad_id: int) -> dict[str, float]:
+    """The gradient norm of each layer's parameters for one teacher-forced batch through a
+    Transformer (``model.encoder.layers``, ``model.decoder.layers``, ``model.decoder.out``):
+    ``{"encoder layer 1": …, …, "output layer": …}``. The model's gradients are left zeroed.
+
+    Taught in notebook 07 (post- against pre-norm at initialisation, Xiong et al., 2020).
+    """
+    model.zero_grad()
+    logits, _ = model(batch.src, batch.src_mask, batch.tgt[:, :-1])
+    sequence_loss(logits, batch.tgt[:, 1:], pad_id).backward()
+    parts = {**{f"encoder layer {i + 1}": layer for i, layer in enumerate(model.encoder.layers)},
+             **{f"decoder layer {i + 1}": layer for i, layer in enumerate(model.decoder.layers)},
+             "output layer": model.decoder.out}
+    norms = {name: torch.cat([p.grad.flatten() for p in part.parameters()]).norm().item()
+             for name, part in parts.items()}
+    model.zero_grad()
+    return norms

@@ -154,7 +154,7 @@ def grouped_references(test: list[SentencePair]) -> tuple[list[list[str]], list[
 @dataclass
 class Decoded:
     """A model's translations of the test sentences: ``words[i]`` sentence ``i``'s as English
-    words, the BLEU, the seconds decoding took and how (``"greedy, in batches"`` or ``"beam k"``)."""
+    words, the BLEU, the seconds decoding took and how (``"greedy, in batches"`` or ``"beam k, in batches"``)."""
 
     words: list[list[str]]
     bleu: float
@@ -173,7 +173,9 @@ def decode_and_score(model: Seq2Seq, corpus: ParallelData, sources: list[list[st
 
     ``beam_size=1`` is greedy search, run in batches of 128 sentences (the same words as one at a
     time: ``tests/test_search_and_translate.py::test_batched_greedy_equals_one_by_one`` checks it for
-    every decoder); a beam search takes one sentence at a time, as :func:`utils.search.beam_search` does."""
+    every decoder); a beam search runs in batches of 128 sentences too
+    (:func:`utils.search.batched_beam_search`, whose hypotheses equal :func:`utils.search.beam_search`'s
+    for each sentence alone: ``tests/test_batched_beam_search.py`` checks it for every decoder)."""
     start = time.perf_counter()
     units = [corpus.source_units(s) for s in sources]
     if beam_size == 1:
@@ -183,7 +185,7 @@ def decode_and_score(model: Seq2Seq, corpus: ParallelData, sources: list[list[st
         hyps = [corpus.tgt_vocab.decode(h[0].ids) for h in beam_hypotheses(model, units, corpus.src_vocab,
                                                                            corpus.tgt_vocab, beam_size=beam_size,
                                                                            alpha=alpha)]
-        search = f"beam {beam_size}"
+        search = f"beam {beam_size}, in batches"
     words = [corpus.target_words(h) for h in hyps]
     seconds = time.perf_counter() - start
     return Decoded(words, multi_reference_bleu(words, references), seconds, search)

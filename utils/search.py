@@ -2,10 +2,19 @@
 
 :func:`greedy_decode` takes the most likely word at every step, for a batch at once;
 :func:`beam_search` keeps the ``beam_size`` best partial translations of one sentence, ranked with
-a length penalty (:func:`length_penalty`). Both drive any decoder of the model contract
-(:mod:`utils.seq2seq`) through ``init_state``, ``step`` and (beam search) ``reorder_state``, and
-return the attention the decoder reported. They work on ids; :mod:`utils.translate` is the checked
-API on words.
+a length penalty (:func:`length_penalty`): the readable reference the notebooks teach.
+:func:`batched_beam_search` runs the same search for many sentences at once, every open beam of
+every sentence one row of a single decoder batch per step, and returns what :func:`beam_search`
+returns for each sentence (``tests/test_batched_beam_search.py`` checks it for every decoder).
+All drive any decoder of the model contract (:mod:`utils.seq2seq`) through ``init_state``,
+``step`` and (beam search) ``reorder_state``, and return the attention the decoder reported. They
+work on ids; :mod:`utils.translate` is the checked API on words.
+
+**Ties.** Where candidates have exactly equal scores, both beam searches keep the one with the
+lower index in the flattened ``beams × V`` table, that is the earlier beam (beams are in rank
+order) and then the lower word id (:func:`top_candidates`); finished hypotheses of equal score keep
+the order in which they finished. So the two searches break ties alike, and a beam of one takes
+the first of equally likely words, as ``argmax`` (and so :func:`greedy_decode`) does.
 """
 from __future__ import annotations
 
@@ -13,6 +22,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
+from torch import Tensor
 
 
 @torch.no_grad()
@@ -129,7 +139,7 @@ def beam_search(model: nn.Module, src: torch.Tensor, src_mask: torch.Tensor,
         total = (alive_logp[:, None] + logp).flatten()                     # [beams * V]
         # 3. The `width` best extensions survive (never an impossible, -inf one).
         width = beam_size - len(finished)                                  # places left in the beam
-        best, flat = total.topk(min(width, int(torch.isfinite(total).sum())))  # [≤ width], best first
+        best, flat = top_candidates(total, min(width, int(torch.isfinite(total).sum())))  # [≤ width], best first
         keep = []                                  # (beam, word, log_prob, attention rows): the new open beams
         for value, index in zip(best.tolist(), flat.tolist(), strict=True):
             beam, word = divmod(index, logp.size(1))
@@ -150,6 +160,137 @@ def beam_search(model: nn.Module, src: torch.Tensor, src_mask: torch.Tensor,
         alive_logp = torch.tensor([v for _, _, v, _ in keep], device=src.device)
         y_prev = torch.tensor([w for _, w, _, _ in keep], device=src.device)
     return sorted(finished, key=lambda h: h.score, reverse=True)
+
+
+def top_candidates(scores: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """The ``k`` highest of ``scores [L]`` (or of each row of ``scores [N, L]``), best first, and
+    their indices. Of equal scores the lower index comes first (and wins the last place), so the
+    result does not depend on how ``torch.topk`` orders ties."""
+    if scores.dim() == 1:
+        values, indices = top_candidates(scores[None], k)
+        return values[0], indices[0]
+    if k == 0:
+        return scores[:, :0], scores[:, :0].long()
+    values, indices = scores.topk(min(k + 1, scores.size(1)), dim=-1)   # [N, k + 1]: one more, to see ties
+    if (values[:, 1:] < values[:, :-1]).all():
+        return values[:, :k], indices[:, :k]                             # no tie: topk's answer is the one
+    kth = values[:, k - 1:k]                                             # [N, 1] the k-th best score
+    above = scores > kth                                                 # [N, L] surely among the k
+    tied = scores == kth                                                 # [N, L] the first `need` of them are
+    need = k - above.sum(-1, keepdim=True)                               # [N, 1]
+    take = above | (tied & (tied.cumsum(-1) <= need))                    # exactly k per row
+    indices = take.nonzero()[:, 1].view(-1, k)                           # [N, k] ascending
+    values = scores.gather(1, indices)
+    order = values.argsort(dim=-1, descending=True, stable=True)         # best first, ties by index
+    return values.gather(1, order), indices.gather(1, order)
+
+
+@torch.no_grad()
+def batched_beam_search(model: nn.Module, src: Tensor, src_mask: Tensor, sos_id: int, eos_id: int,
+                        max_len: int | Tensor, beam_size: int = 5, alpha: float = 0.6,
+                        pad_id: int | None = None) -> list[list[Hypothesis]]:
+    """:func:`beam_search` for a batch of sentences at once: ``src [B, S]``, ``src_mask [B, S]``
+    (right-padded), ``max_len`` one limit or one per sentence ``[B]``. Returns each sentence's
+    finished hypotheses, best first — the same as :func:`beam_search` gives for the sentence alone
+    (ties as the module says; floating-point sums can differ in the last bits).
+
+    Every open beam of every sentence is one row of the decoder's batch. Each step, each sentence
+    keeps its own ``width`` best extensions of its own beams (``beam_size`` minus its finished
+    hypotheses), exactly as :func:`beam_search` does; the surviving rows are gathered — decoder
+    state (``reorder_state``), encoder output and source mask alike — so a sentence whose beams have
+    all finished leaves the batch, and the search stops when no row is left. The attention of a
+    hypothesis covers its sentence's real source positions only (``[len(ids) + 1, length]``).
+    """
+    if src.dim() != 2 or src_mask.shape != src.shape:
+        raise ValueError(f"expected src and src_mask of one shape [batch, S], got {tuple(src.shape)} and "
+                         f"{tuple(src_mask.shape)}")
+    if src.size(0) == 0:
+        raise ValueError("an empty batch: no sentence to translate")
+    if isinstance(beam_size, bool) or not isinstance(beam_size, int) or beam_size < 1:
+        raise ValueError(f"beam_size must be an integer of at least 1, got {beam_size!r}")
+    lengths = src_mask.sum(-1).tolist()                                  # each sentence's real length
+    if min(lengths) == 0:
+        raise ValueError(f"sentence {lengths.index(0)} of the batch is empty (its mask has no real token)")
+    n_sentences, device = src.size(0), src.device
+    limits = torch.as_tensor(max_len, device=device)
+    if limits.shape not in ((), (n_sentences,)):
+        raise ValueError(f"max_len must be one limit or one per sentence ({n_sentences}), got shape "
+                         f"{tuple(limits.shape)}")
+    limits = limits.expand(n_sentences)                                  # [B]
+    if (limits < 1).any():
+        raise ValueError("max_len must be at least 1")
+    model.eval()
+    decoder = model.decoder
+    enc_out, enc_summary = model.encoder(src, src_mask)
+    state = decoder.init_state(enc_summary, enc_out)                     # one row per sentence: its empty beam
+    never = [sos_id] + ([pad_id] if pad_id is not None else [])
+    finished: list[list[Hypothesis]] = [[] for _ in range(n_sentences)]
+    n_finished = torch.zeros(n_sentences, dtype=torch.long, device=device)
+    # The open beams, one row each, grouped by sentence and in rank order within a sentence.
+    row_sentence = torch.arange(n_sentences, device=device)             # [rows] whose beam each row is
+    row_logp = torch.zeros(n_sentences, device=device)                  # [rows] summed log-probability
+    row_ids = torch.zeros(n_sentences, 0, dtype=torch.long, device=device)  # [rows, t] the words so far
+    row_att = torch.zeros(n_sentences, 0, src.size(1), device=device)   # [rows, t, S] their attention rows
+    y_prev = torch.full((n_sentences,), sos_id, dtype=torch.long, device=device)
+    enc_rows, mask_rows = enc_out, src_mask                              # the source of each row
+    ranks = torch.arange(beam_size, device=device)
+    for t in range(int(limits.max()) + 1):
+        # 1. One decoder step for every open beam of every sentence.
+        logits, state, weights = decoder.step(y_prev, state, enc_rows, mask_rows)
+        logp = torch.log_softmax(logits.float(), dim=-1)                 # [rows, V]
+        vocab_size = logp.size(1)
+        logp[:, never] = float("-inf")
+        at_limit = limits[row_sentence] == t                             # [rows] the limit: <eos> only
+        if at_limit.any():
+            not_eos = torch.arange(vocab_size, device=device) != eos_id
+            logp.masked_fill_(at_limit[:, None] & not_eos, float("-inf"))
+        total = row_logp[:, None] + logp                                 # [rows, V]
+        # 2. Each beam's `beam_size` best extensions (a sentence's best are among its beams' best).
+        row_best, row_word = top_candidates(total, min(beam_size, vocab_size))   # [rows, k], best first
+        # 3. Each open sentence's candidates side by side, [sentences, beam_size * k], in the order
+        # of beam_search's flat index (beam, then word among equal scores); -inf where a sentence
+        # has fewer beams. Its `width` best survive (never an impossible, -inf one).
+        sentences, group, counts = torch.unique_consecutive(row_sentence, return_inverse=True,
+                                                            return_counts=True)   # [A], [rows], [A]
+        first = counts.cumsum(0) - counts                                # [A] each sentence's first row
+        slot = torch.arange(len(row_sentence), device=device) - first[group]  # [rows] rank within the sentence
+        k = row_best.size(1)
+        table = total.new_full((len(sentences) * beam_size, k), float("-inf"))
+        table[group * beam_size + slot] = row_best
+        best, flat = top_candidates(table.view(len(sentences), beam_size * k), beam_size)  # [A, beam]
+        width = beam_size - n_finished[sentences]                        # [A] places left in each beam
+        survive = (ranks[None] < width[:, None]) & torch.isfinite(best)  # [A, beam]
+        parent = first[:, None] + flat // k                              # [A, beam] the row each extends
+        word = row_word[parent.clamp(max=len(row_sentence) - 1), flat % k]  # [A, beam] (clamped: -inf places)
+        ends = survive & (word == eos_id)
+        keep = survive & (word != eos_id)
+        if weights is not None:
+            att = torch.cat([row_att, weights[:, None]], dim=1)          # [rows, t + 1, S]
+        # 4. The survivors that wrote <eos> are finished: a Hypothesis each, in rank order.
+        if ends.any():
+            which, rank = ends.nonzero(as_tuple=True)
+            rows, done = parent[which, rank], sentences[which]
+            n_finished.index_add_(0, done, torch.ones_like(done))
+            penalty = length_penalty(t + 1, alpha)                       # every hypothesis ending now has t words
+            maps = att[rows].cpu() if weights is not None else None     # [F, t + 1, S]
+            for f, (s, ids, value) in enumerate(zip(done.tolist(), row_ids[rows].tolist(),
+                                                    best[which, rank].tolist(), strict=True)):
+                finished[s].append(Hypothesis(ids, value, value / penalty,
+                                              maps[f, :, :lengths[s]] if maps is not None else None))
+        # 5. The others are the next step's rows: decoder state, source, words and scores gathered.
+        which, rank = keep.nonzero(as_tuple=True)                        # by sentence, then rank
+        if len(which) == 0:                                              # no beam left open
+            break
+        index = parent[which, rank]                                      # [rows'] the row each continues
+        state = decoder.reorder_state(state, index)
+        y_prev, row_logp = word[which, rank], best[which, rank]
+        if not torch.equal(sentences[which], row_sentence):             # (else each row reads the same source)
+            row_sentence = sentences[which]
+            enc_rows, mask_rows = enc_out.index_select(0, row_sentence), src_mask.index_select(0, row_sentence)
+        row_ids = torch.cat([row_ids.index_select(0, index), y_prev[:, None]], dim=1)
+        if weights is not None:
+            row_att = att.index_select(0, index)
+    return [sorted(hyps, key=lambda h: h.score, reverse=True) for hyps in finished]
 
 
 def default_max_len(src_len: int) -> int:

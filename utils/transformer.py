@@ -146,8 +146,9 @@ class Embedding(nn.Module):
 
 def feed_forward(d_model: int, ff_size: int, dropout: float) -> nn.Sequential:
     """The position-wise feed-forward layer: ``Linear(d, ff) → ReLU → Linear(ff, d)`` on each word
-    alone — the only place where a position's features are mixed non-linearly (attention only
-    averages value vectors)."""
+    alone, the same weights at every position. It transforms what attention gathered: attention's
+    output is a weighted average of value vectors, linear in the values once the weights are fixed
+    (the weights themselves are a softmax of the inputs)."""
     return nn.Sequential(nn.Linear(d_model, ff_size), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ff_size, d_model))
 
 

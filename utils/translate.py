@@ -16,7 +16,7 @@ import torch.nn as nn
 
 from utils.batching import batched
 from utils.provenance import check_vocabularies, trained_with
-from utils.search import Hypothesis, beam_search, default_max_len, greedy_decode
+from utils.search import Hypothesis, batched_beam_search, default_max_len, greedy_decode
 from utils.subwords import Subwords, word_attention
 from utils.text import Vocab, tokenize
 
@@ -66,22 +66,30 @@ def _encode_sources(sources: list[list[str]], src_vocab: Vocab, reverse_source: 
 @torch.no_grad()
 def beam_hypotheses(model: nn.Module, sources: list[list[str]], src_vocab: Vocab, tgt_vocab: Vocab,
                     beam_size: int = 5, alpha: float = 0.6, device: torch.device | str | None = None,
-                    reverse_source: bool | None = None) -> list[list[Hypothesis]]:
-    """:func:`beam_search` for each tokenised sentence: its finished beams, best first, with their
+                    reverse_source: bool | None = None, batch_size: int = 128) -> list[list[Hypothesis]]:
+    """Beam search for each tokenised sentence: its finished beams, best first, with their
     scores. ``hypotheses[i][0]`` is sentence ``i``'s translation; ``beam_size=1`` is greedy
     decoding, with the model's log-probability of the result.
+
+    The sentences are searched ``batch_size`` at a time, those of similar length together
+    (:func:`~utils.search.batched_beam_search`: the hypotheses :func:`~utils.search.beam_search`
+    finds for each sentence alone), and returned in input order.
 
     Raises ``VocabularyMismatchError`` for vocabularies that are not the model's, ``ValueError``
     for an empty sentence. ``reverse_source`` defaults to the order the model was trained with."""
     reverse_source = _prepare(model, sources, src_vocab, tgt_vocab, reverse_source)
     device = device if device is not None else next(model.parameters()).device
-    out = []
-    for src in _encode_sources(sources, src_vocab, reverse_source):
-        n = len(src)
-        src = src[None].to(device)
-        mask = torch.ones(1, n, dtype=torch.bool, device=device)
-        out.append(beam_search(model, src, mask, tgt_vocab.sos_id, tgt_vocab.eos_id,
-                               default_max_len(n), beam_size, alpha, tgt_vocab.pad_id))
+    out: list[list[Hypothesis]] = [[] for _ in sources]
+    no_target = torch.tensor([0])
+    encoded = _encode_sources(sources, src_vocab, reverse_source)
+    for idx, batch in batched([(src, no_target) for src in encoded], batch_size, src_vocab.pad_id,
+                              by_length=True):                   # similar lengths together
+        batch = batch.to(device)
+        limits = torch.tensor([default_max_len(n) for n in batch.src_lengths.tolist()], device=device)
+        found = batched_beam_search(model, batch.src, batch.src_mask, tgt_vocab.sos_id, tgt_vocab.eos_id,
+                                    limits, beam_size, alpha, tgt_vocab.pad_id)
+        for i, hyps in zip(idx, found, strict=True):
+            out[i] = hyps
     return out
 
 
@@ -90,8 +98,8 @@ def translate_tokens(model: nn.Module, sources: list[list[str]], src_vocab: Voca
                      device: torch.device | str | None = None, batch_size: int = 128,
                      reverse_source: bool | None = None, beam_size: int = 1,
                      alpha: float = 0.6) -> tuple[list[list[str]], list[torch.Tensor | None]]:
-    """Translations of tokenised sentences, in input order: greedy (in batches), or the best beam
-    of :func:`beam_search` when ``beam_size > 1`` (one sentence at a time).
+    """Translations of tokenised sentences, in input order: greedy, or the best beam of
+    :func:`beam_hypotheses` when ``beam_size > 1``; ``batch_size`` sentences at a time either way.
 
     Returns the output tokens and, per sentence, its attention ``[out_len + 1, src_len + 1]``
     (rows: output words then ``<eos>``; columns: source words then ``<eos>``), or None.
@@ -104,7 +112,7 @@ def translate_tokens(model: nn.Module, sources: list[list[str]], src_vocab: Voca
     model.eval()
     if beam_size > 1:
         best = [h[0] for h in beam_hypotheses(model, sources, src_vocab, tgt_vocab, beam_size, alpha, device,
-                                              reverse_source)]
+                                              reverse_source, batch_size)]
         return [tgt_vocab.decode(h.ids) for h in best], [h.attention for h in best]
     hyps: list[list[str]] = [[] for _ in sources]
     attentions: list[torch.Tensor | None] = [None for _ in sources]
