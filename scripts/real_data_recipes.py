@@ -1,4 +1,4 @@
-"""Recipes for the real-data models of notebooks 06 and 08: BLEU against training seconds, and where attention peaks.
+"""Recipes for the real-data models of notebooks 06 and 08: BLEU and chrF on validation and test, and attention.
 
     python scripts/real_data_recipes.py --seeds 0 1 2                 # notebook 06's recipe, three seeds
     python scripts/real_data_recipes.py --coverage 0 --seeds 0 1 2    # the same without the coverage penalty
@@ -7,20 +7,26 @@
     python scripts/real_data_recipes.py --coverage 0 --seeds 0 1 2 --json results/coverage0_subwords.json
                                                                       # what notebook 06 prints
     python scripts/real_data_recipes.py --model transformer --seeds 0 1 2   # notebook 08's Transformer
-    python scripts/real_data_recipes.py --model transformer --norm post --warmup 0   # an ablation
+    python scripts/real_data_recipes.py --model transformer --norm pre --note 'search: --norm pre'   # one change
+    python scripts/real_data_recipes.py --keep-best-epoch --seeds 0 1 2   # the RNN stopped at its best validation epoch
     python scripts/real_data_recipes.py --model vanilla --lang de     # the RNN without attention, German
 
 The defaults are the recipes of :data:`utils.real_data.RECIPES` (``--model rnn``: notebook 06's; ``transformer``
 and ``vanilla``: notebook 08's); any flag given replaces one setting. Builds the notebooks' data with
 :mod:`utils.real_data` (the same pairs, leak-free split and units), trains one model per seed and
-prints, per seed and as the mean: training seconds, greedy and beam-5 BLEU on the test split (on
-words, multi-reference), the share of held-out target words whose attention peaks on the source
-``<eos>``, and the share of anchor words (names and nouns with a one-word translation) whose peak
-lands on their translation (for a Transformer also per layer × head). Each trained model is
-appended as one JSON line to ``--results`` (default ``results/real_data_recipes.jsonl``; ``--results ''``
-records nothing) with the command, every setting, the machine's load average and the numbers.
-It asserts nothing. Seconds measured while other processes share the cores are inflated: compare
-recipes by BLEU at fixed epochs, and seconds only between runs with a similar load.
+prints, per seed and as the mean: training seconds; greedy and beam-5 BLEU and chrF (on words,
+multi-reference, sacrebleu; the signatures are recorded) on the *validation* split, where recipes
+are chosen, and on the *test* split, reported once for the recipes kept; the share of held-out
+target words whose attention peaks on the source ``<eos>``, the share of its words (punctuation left out)
+that peak on the source's end (final punctuation or ``<eos>``), and the share of anchor words (names
+and nouns with a one-word translation) whose peak lands on their translation (for a Transformer
+also per layer × head). ``--keep-best-epoch`` scores validation BLEU (greedy) at each epoch's end
+and keeps the best epoch's weights (:class:`utils.real_data.BestEpoch`; such a model is not
+cached). Each trained model is appended as one JSON line to ``--results`` (default
+``results/real_data_recipes.jsonl``; ``--results ''`` records nothing) with the command, every
+setting, the machine's load average and the numbers. It asserts nothing. Seconds measured while
+other processes share the cores are inflated: compare recipes by BLEU at fixed epochs, and seconds
+only between runs with a similar load.
 """
 from __future__ import annotations
 
@@ -39,14 +45,18 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from utils.build import build_model  # noqa: E402
 from utils.checkpoints import CODE_FINGERPRINT, train_or_load  # noqa: E402
 from utils.download import find_tatoeba  # noqa: E402
 from utils.languages import LANGUAGES  # noqa: E402
+from utils.metrics import bleu_signature, chrf_signature  # noqa: E402
+from utils.provenance import TrainedWith  # noqa: E402
 from utils.real_data import (  # noqa: E402
     BATCH_SIZE,
     RECIPES,
     RESULTS,
     SUBWORDS,
+    BestEpoch,
     anchor_statistics,
     decode_and_score,
     grouped_references,
@@ -54,16 +64,18 @@ from utils.real_data import (  # noqa: E402
     real_splits,
     word_maps,
 )
-from utils.runtime import use_cpu_threads  # noqa: E402
+from utils.runtime import seed_everything, use_cpu_threads  # noqa: E402
 from utils.seq2seq import count_parameters  # noqa: E402
+from utils.train import fit  # noqa: E402
 from utils.transformer import TransformerConfig  # noqa: E402
 
 # flag → the config field it sets, per family
 RNN_FLAGS = {"emb": "emb_size", "hidden": "hidden_size", "dropout": "dropout", "init": "decoder_init"}
 TRANSFORMER_FLAGS = {"d_model": "d_model", "heads": "heads", "ff": "ff_size", "layers": "layers",
-                     "dropout": "dropout", "norm": "norm"}
+                     "dropout": "dropout", "norm": "norm", "scale_embeddings": "scale_embeddings",
+                     "tie_embeddings": "tie_embeddings"}
 TRAINING_FLAGS = {"epochs": "epochs", "lr": "lr", "lr_decay": "lr_decay", "warmup": "warmup",
-                  "smoothing": "label_smoothing", "coverage": "coverage"}
+                  "smoothing": "label_smoothing", "coverage": "coverage", "keep_best_epoch": "keep_best_epoch"}
 
 
 def recipe_from(args):
@@ -75,24 +87,54 @@ def recipe_from(args):
                    **{f: getattr(args, a) for a, f in TRAINING_FLAGS.items() if getattr(args, a) is not None})
 
 
-def run(args, recipe, corpus, seed: int) -> dict:
-    # train_or_load: a run with a notebook's recipe, data and seed fills the model cache the notebook then loads
-    # (and a repeated run loads it; its seconds are those measured when it was trained)
-    model, history = train_or_load(f"{args.model} seed {seed}", recipe.config, corpus, seed=seed, validate=True,
-                                   verbose=args.verbose, **recipe.training())
-    model.eval()
-    sources, references = grouped_references(corpus.test)
+def train(args, recipe, corpus, seed: int, valid) -> tuple[torch.nn.Module, object, BestEpoch | None]:
+    """The model of ``recipe`` and seed, its history and (``keep_best_epoch``) its :class:`BestEpoch`."""
+    if not recipe.keep_best_epoch:
+        # train_or_load: a run with a notebook's recipe, data and seed fills the model cache the notebook then
+        # loads (and a repeated run loads it; its seconds are those measured when it was trained)
+        model, history = train_or_load(f"{args.model} seed {seed}", recipe.config, corpus, seed=seed, validate=True,
+                                       verbose=args.verbose, **recipe.training())
+        return model, history, None
+    # train_or_load's steps (the same weights, batch order and updates: at its last epoch this is the recipe's
+    # model without keep_best_epoch), with validation BLEU (greedy) at each epoch's end; not cached
+    seed_everything(seed)
+    model = build_model(recipe.config, len(corpus.src_vocab), len(corpus.tgt_vocab), corpus.src_vocab.pad_id)
+    model.trained_with = TrainedWith.of(corpus.src_vocab, corpus.tgt_vocab, corpus.longest_source,
+                                        corpus.reverse_source)
+    loader = corpus.loader("train", seed=seed)
+    best = BestEpoch(len(loader), lambda m: decode_and_score(m, corpus, *valid, beam_size=1).bleu)
+    history = fit(model, loader, valid_loader=corpus.loader("valid"), pad_id=corpus.tgt_vocab.pad_id,
+                  verbose=args.verbose, on_step_end=best, **recipe.training())
+    return best.restore(model), history, best
+
+
+def scores(model, corpus, sources, references, prefix: str) -> dict:
+    """Greedy and beam BLEU and chrF of ``model`` on one split's grouped sentences, and the decoding speeds."""
     greedy = decode_and_score(model, corpus, sources, references, beam_size=1)
     beam = decode_and_score(model, corpus, sources, references)
-    result = dict(seconds=round(sum(history.epoch_time), 1), greedy=round(greedy.bleu, 2), beam=round(beam.bleu, 2),
-                  greedy_sentences_per_s=round(greedy.sentences_per_second, 1),
-                  beam_sentences_per_s=round(beam.sentences_per_second, 1),
+    return {f"{prefix}greedy": round(greedy.bleu, 2), f"{prefix}beam": round(beam.bleu, 2),
+            f"{prefix}greedy_chrf": round(greedy.chrf, 2), f"{prefix}beam_chrf": round(beam.chrf, 2),
+            f"{prefix}greedy_sentences_per_s": round(greedy.sentences_per_second, 1),
+            f"{prefix}beam_sentences_per_s": round(beam.sentences_per_second, 1)}
+
+
+def run(args, recipe, corpus, seed: int) -> dict:
+    valid, test = grouped_references(corpus.valid), grouped_references(corpus.test)
+    model, history, best = train(args, recipe, corpus, seed, valid)
+    model.eval()
+    seconds = sum(history.epoch_time) - (best.seconds if best else 0.0)    # training only, not best's scoring
+    result = dict(seconds=round(seconds, 1), **scores(model, corpus, *test, ""),
+                  **scores(model, corpus, *valid, "valid_"),
+                  signatures=dict(bleu=bleu_signature(), chrf=chrf_signature()),
                   final_train_loss=round(history.epoch_loss[-1], 4), final_valid_loss=round(history.valid_loss[-1], 4),
+                  valid_loss_per_epoch=[round(v, 4) for v in history.valid_loss],
                   params=count_parameters(model), vocab=[len(corpus.src_vocab), len(corpus.tgt_vocab)])
+    if best is not None:
+        result.update(best_epoch=best.epoch, valid_greedy_per_epoch=[round(v, 2) for v in best.scores])
     if model.decoder.has_attention:
         held_out = corpus.valid + corpus.test
         stats = anchor_statistics(word_maps(model, corpus, held_out), held_out, args.lang)
-        result.update(eos=round(stats.eos_share, 4),
+        result.update(eos=round(stats.eos_share, 4), end=round(stats.end_share, 4),
                       anchors={group: round(stats.on_word(group), 4) for group in stats.offsets},
                       anchor_counts={group: len(v) for group, v in stats.offsets.items()})
         if isinstance(recipe.config, TransformerConfig):
@@ -120,6 +162,9 @@ def main() -> None:
     group.add_argument("--warmup", type=int, help="steps of linear learning-rate warm-up")
     group.add_argument("--smoothing", type=float, help="label smoothing")
     group.add_argument("--coverage", type=float, help="weight of the coverage penalty (models with attention)")
+    group.add_argument("--keep-best-epoch", action=argparse.BooleanOptionalAction,
+                       help="keep the weights of the epoch with the best validation BLEU (greedy), scored at each "
+                            "epoch's end: stopping at the best epoch, seen afterwards (not cached)")
     group = parser.add_argument_group("RNN models (default: the model's recipe)")
     group.add_argument("--emb", type=int)
     group.add_argument("--hidden", type=int)
@@ -130,6 +175,10 @@ def main() -> None:
     group.add_argument("--ff", type=int, help="feed-forward width")
     group.add_argument("--layers", type=int)
     group.add_argument("--norm", choices=["pre", "post"])
+    group.add_argument("--scale-embeddings", action=argparse.BooleanOptionalAction,
+                       help="word vectors × √d_model (Vaswani et al. §3.4)")
+    group.add_argument("--tie-embeddings", action=argparse.BooleanOptionalAction,
+                       help="the output layer reuses the decoder's embedding matrix (Press & Wolf, 2017)")
     parser.add_argument("--dropout", type=float)
     parser.add_argument("--results", default=str(RESULTS.relative_to(ROOT)),
                         help="JSON-lines file to append each run to ('' records nothing)")
@@ -161,8 +210,11 @@ def main() -> None:
         if args.json is not None:                    # after every seed: a long run stopped early keeps what it did
             write_json(args.json, results, command, find_tatoeba(args.lang).name)
         anchors = "  ".join(f"{g} on {share:4.0%}" for g, share in r.get("anchors", {}).items())
-        print(f"  seed {seed}: train {r['seconds']:5.1f} s  greedy {r['greedy']:5.1f}  beam {r['beam']:5.1f}  "
-              + (f"peaks on <eos> {r['eos']:5.1%}  {anchors}  " if "eos" in r else "")
+        print(f"  seed {seed}: train {r['seconds']:5.1f} s  valid greedy {r['valid_greedy']:5.1f}  beam "
+              f"{r['valid_beam']:5.1f} (chrF {r['valid_beam_chrf']:4.1f})  test greedy {r['greedy']:5.1f}  beam "
+              f"{r['beam']:5.1f} (chrF {r['beam_chrf']:4.1f})  "
+              + (f"best epoch {r['best_epoch']}  " if "best_epoch" in r else "")
+              + (f"peaks on <eos> {r['eos']:5.1%}, on the end {r['end']:5.1%}  {anchors}  " if "eos" in r else "")
               + f"params {r['params']:,} vocab {tuple(r['vocab'])}  (load {load:.1f})", flush=True)
         if args.results:
             row = dict(time=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -180,13 +232,18 @@ def main() -> None:
         def mean(key):
             values = [r[key] for r in results]
             return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
-        print(f"  mean ± sd: train {mean('seconds')} s  greedy {mean('greedy')}  beam {mean('beam')}", flush=True)
+        print(f"  mean ± sd: train {mean('seconds')} s  valid greedy {mean('valid_greedy')}  "
+              f"beam {mean('valid_beam')}  "
+              f"test greedy {mean('greedy')}  beam {mean('beam')}  chrF {mean('beam_chrf')}", flush=True)
 
 
 def write_json(path: Path, results: list[dict], command: str, data_file: str) -> None:
     """The per-seed results and the command that made them, as one JSON file (what notebook 06 prints)."""
     rows = [{"seed": r["seed"], "train_seconds": r["seconds"], "greedy_bleu": r["greedy"], "beam_bleu": r["beam"],
-             **({"peaks_on_eos": r["eos"], "anchors_on_word": r["anchors"]} if "eos" in r else {})}
+             "greedy_chrf": r["greedy_chrf"], "beam_chrf": r["beam_chrf"], "valid_greedy_bleu": r["valid_greedy"],
+             "valid_beam_bleu": r["valid_beam"],
+             **({"peaks_on_eos": r["eos"], "peaks_on_end": r["end"], "anchors_on_word": r["anchors"]}
+                if "eos" in r else {})}
             for r in results]
     record = {"command": command, "data": data_file, "torch": torch.__version__, "threads": torch.get_num_threads(),
               "code": CODE_FINGERPRINT, "runs": rows}

@@ -153,3 +153,132 @@ def test_recipe_runs_are_the_rows_of_exactly_that_recipe_language_and_units_by_s
     assert list(recipe_runs(rows, "rnn", lang="de")) == [1]
     assert recipe_runs(rows, "transformer") == {}
 
+
+
+def test_best_epoch_keeps_the_weights_of_the_best_scored_epoch(data):
+    from conftest import tiny_model
+
+    from utils.real_data import BestEpoch
+    from utils.train import fit
+
+    model, loader = tiny_model(data), data.loader("train", seed=0)
+    planned, seen = iter([1.0, 3.0, 2.0, 3.0]), []     # epoch 2 is the best; epoch 4 only equals it
+
+    def score(m):
+        assert not m.training                          # scored in eval mode
+        seen.append({k: v.clone() for k, v in m.state_dict().items()})
+        return next(planned)
+
+    best = BestEpoch(len(loader), score)
+    fit(model, loader, epochs=4, verbose=False, pad_id=data.tgt_vocab.pad_id, on_step_end=best)
+    assert best.scores == [1.0, 3.0, 2.0, 3.0] and best.epoch == 2 and len(seen) == 4
+    assert not all(torch.equal(v, seen[1][k]) for k, v in model.state_dict().items())   # trained on after it
+    best.restore(model)
+    assert all(torch.equal(v, seen[1][k]) for k, v in model.state_dict().items())
+    with pytest.raises(RuntimeError, match="no epoch has ended"):
+        BestEpoch(3, score).restore(model)
+    with pytest.raises(ValueError, match="at least 1"):
+        BestEpoch(0, score)
+
+
+def test_keep_best_epoch_is_recorded_but_not_given_to_training():
+    from dataclasses import replace
+
+    recipe = replace(RECIPES["rnn"], keep_best_epoch=True)
+    assert "keep_best_epoch" not in recipe.training() and recipe.training() == RECIPES["rnn"].training()
+    assert recipe.record()["training"]["keep_best_epoch"] is True
+    assert settings_of(recipe.record()) != settings_of(RECIPES["rnn"].record())
+
+
+def recorded(seed, model="rnn", lang="fr", units="subwords", config=None, **training):
+    """A results-file row of RECIPES[model] with seed, language, units and settings changed, and scores given by
+    `training`'s keys that are not settings (valid_beam=..., ...)."""
+    record = RECIPES[model].record()
+    scores = {k: training.pop(k) for k in list(training) if k not in record["training"]}
+    record["training"].update(training)
+    record["config"].update(config or {})
+    return {"seed": seed, "lang": lang, "units": units, "model": model, **record, **scores}
+
+
+def test_runs_are_grouped_by_their_change_from_the_recipe_and_described_as_the_scripts_flags():
+    from utils.real_data import FLAGS, change_of, describe_change, runs_by_change
+
+    rows = [recorded(1), recorded(0), recorded(0, label_smoothing=0.0), recorded(0, lang="de"),
+            recorded(0, config={"hidden_size": 256}, warmup=200), recorded(0, keep_best_epoch=True),
+            recorded(2, model="transformer", config={"tie_embeddings": True})]
+    groups = runs_by_change(rows, "rnn")
+    assert list(groups[()]) == [0, 1] and groups[()][0] is rows[1]          # the recipe itself, seeds in order
+    assert set(groups) == {(), (("label_smoothing", 0.0),), (("hidden_size", 256), ("warmup", 200)),
+                           (("keep_best_epoch", True),)}
+    assert change_of(rows[-1], "transformer") == (("tie_embeddings", True),)
+    assert runs_by_change(rows, "transformer") == {(("tie_embeddings", True),): {2: rows[-1]}}
+    assert list(runs_by_change(rows, "rnn", lang="de")) == [()]
+    assert describe_change(()) == "the kept recipe"
+    assert describe_change((("hidden_size", 256), ("warmup", 200))) == "--hidden 256 --warmup 200"
+    assert describe_change((("label_smoothing", 0.1), ("norm", "pre"))) == "--smoothing 0.1 --norm pre"
+    assert describe_change((("keep_best_epoch", True), ("tie_embeddings", False))) == \
+        "--keep-best-epoch --no-tie-embeddings"
+    script = (ROOT / "scripts" / "real_data_recipes.py").read_text()
+    for name in [*FLAGS, *RECIPES["rnn"].record()["training"]]:                # every flag named is the script's
+        option = FLAGS.get(name, "--" + name.replace("_", "-"))
+        assert f'"{option}"' in script, option
+
+
+def test_noise_threshold_is_two_sds_of_the_difference_actually_compared():
+    from utils.real_data import noise_threshold
+
+    assert noise_threshold([0.4], sd=0.5) == pytest.approx(2 * 2 ** 0.5 * 0.5)    # two single runs: √2 × one's sd
+    assert noise_threshold([1.0, 2.0, 3.0], sd=99) == pytest.approx(2 * 1.0 / 3 ** 0.5)   # paired: sd(Δ) / √n
+    with pytest.raises(ValueError, match="no difference"):
+        noise_threshold([], sd=1.0)
+
+
+def test_compare_pairs_the_seeds_both_ran():
+    from utils.real_data import compare
+
+    base = {s: {"valid_beam": b} for s, b in [(0, 30.0), (1, 31.0), (2, 29.0)]}
+    one = {0: {"valid_beam": 33.0}}
+    c = compare(base, one, "valid_beam", sd=1.0)
+    assert c.seeds == (0,) and c.differences == (3.0,) and c.threshold == pytest.approx(2.83, abs=0.01)
+    assert c.verdict == "better beyond the noise"
+    assert compare(base, {0: {"valid_beam": 28.0}}, "valid_beam", sd=1.0).verdict == "within the noise"
+    three = {s: {"valid_beam": b} for s, b in [(0, 29.0), (1, 30.2), (2, 27.8)]}   # −1.0, −0.8, −1.2
+    c = compare(base, three, "valid_beam", sd=5.0)
+    assert c.delta == pytest.approx(-1.0) and c.threshold == pytest.approx(2 * 0.2 / 3 ** 0.5)
+    assert c.verdict == "worse beyond the noise"
+    with pytest.raises(ValueError, match="no seed in common"):
+        compare(base, {5: {"valid_beam": 1.0}}, "valid_beam", sd=1.0)
+
+
+def test_search_table_lists_the_kept_recipe_then_each_change_best_first_with_its_noise():
+    from utils.real_data import runs_by_change, search_table
+
+    rows = [recorded(s, valid_beam=b, valid_greedy=b - 2, valid_beam_chrf=50.0, params=1_000_000)
+            for s, b in [(0, 30.0), (1, 31.0), (2, 29.0)]]                    # sd 1.0: one-seed noise 2.83
+    rows += [recorded(0, valid_beam=34.0, valid_greedy=32.0, valid_beam_chrf=55.0, params=1_000_000, warmup=200),
+             recorded(0, valid_beam=29.0, valid_greedy=27.0, valid_beam_chrf=49.0, params=900_000, label_smoothing=0.0)]
+    lines = search_table(runs_by_change(rows, "rnn")).splitlines()
+    assert lines[1].startswith("the kept recipe") and "0,1,2" in lines[1] and "30.0" in lines[1]
+    assert "1,000,000" in lines[1] and "900,000" in lines[3]
+    assert lines[2].startswith("--warmup 200") and "+4.0" in lines[2] and "2.8" in lines[2]
+    assert lines[2].endswith("better beyond the noise")
+    assert lines[3].startswith("--smoothing 0 ") and "-1.0" in lines[3] and lines[3].endswith("within the noise")
+    with pytest.raises(ValueError, match="one seed"):
+        search_table(runs_by_change(rows[3:] + rows[:1], "rnn"))                 # the kept recipe with one seed
+
+
+def test_gap_table_gives_each_recipes_share_of_the_gap_over_the_same_seeds():
+    from utils.real_data import gap_table
+
+    def group(*beams):
+        return {s: {"valid_beam": b} for s, b in enumerate(beams)}
+
+    text = gap_table([("RNN", group(30.0, 31.0, 29.0)), ("RNN + x", group(32.0, 33.5, 30.5)),
+                      ("Transformer", group(40.0, 41.0, 39.0))])
+    lines = text.splitlines()
+    assert "30.0 ± 1.0" in lines[1]
+    # + x: differences +2.0, +2.5, +1.5 (mean 2.0, sd 0.5: noise 2·0.5/√3 = 0.58) of a gap of 10: 20 %
+    assert "+2.0" in lines[2] and "0.6" in lines[2] and "20%" in lines[2] and "better beyond the noise" in lines[2]
+    assert "100%" in lines[3]
+    with pytest.raises(ValueError, match="base recipe"):
+        gap_table([("RNN", group(30.0))])

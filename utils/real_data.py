@@ -9,10 +9,14 @@ defaults (a test checks the notebooks write the same).
 """
 from __future__ import annotations
 
+import copy
+import math
+import statistics
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -21,7 +25,7 @@ from utils.build import Config, config_to_dict
 from utils.data import load_tatoeba, split_by_sentence
 from utils.download import find_tatoeba
 from utils.languages import ANCHOR_NAMES, ANCHOR_WORDS
-from utils.metrics import AttentionPeaks, attention_peaks, multi_reference_bleu
+from utils.metrics import AttentionPeaks, attention_peaks, multi_reference_bleu, multi_reference_chrf
 from utils.models import RNNConfig
 from utils.pairs import SentencePair
 from utils.parallel_data import ParallelData
@@ -52,10 +56,12 @@ class Recipe:
     coverage: float = 0.0
     warmup: int = 0
     label_smoothing: float = 0.0
+    keep_best_epoch: bool = False   # keep the weights of the epoch with the best validation BLEU (:class:`BestEpoch`)
 
     def training(self) -> dict:
-        """The keyword arguments of ``train_or_load`` (besides config and data)."""
-        settings = {k: v for k, v in asdict(self).items() if k != "config"}
+        """The keyword arguments of ``train_or_load`` and ``fit`` (besides config and data;
+        ``keep_best_epoch`` is not one: ``scripts/real_data_recipes.py`` applies it)."""
+        settings = {k: v for k, v in asdict(self).items() if k not in ("config", "keep_best_epoch")}
         return {k: v for k, v in settings.items() if v or k in ("epochs", "lr", "lr_decay")}
 
     def record(self) -> dict:
@@ -79,13 +85,173 @@ def recipe_runs(runs: list[dict], model: str, lang: str = "fr", units: str = "su
     return dict(sorted(found.items()))
 
 
+FLAGS = {"label_smoothing": "--smoothing", "lr_decay": "--lr-decay", "keep_best_epoch": "--keep-best-epoch",
+         "hidden_size": "--hidden", "emb_size": "--emb", "decoder_init": "--init", "d_model": "--d-model",
+         "ff_size": "--ff", "scale_embeddings": "--scale-embeddings", "tie_embeddings": "--tie-embeddings"}
+"""``scripts/real_data_recipes.py``'s flag for a setting whose flag is not ``--`` + its name."""
+
+
+def change_of(run: dict, model: str) -> tuple[tuple[str, object], ...]:
+    """The settings in which a results-file row differs from ``RECIPES[model]``, sorted by name:
+    ``()`` for the recipe itself."""
+    kept = settings_of(RECIPES[model].record())
+    return tuple(sorted((k, v) for k, v in settings_of(run).items() if kept.get(k) != v))
+
+
+def describe_change(change: tuple[tuple[str, object], ...]) -> str:
+    """A change as the script's flags that make it (``--smoothing 0.1 --warmup 200``; ``--no-tie-embeddings``
+    for a switch turned off); ``"the kept recipe"`` for no change."""
+    def flag(name: str, value: object) -> str:
+        option = FLAGS.get(name, "--" + name.replace("_", "-"))
+        if isinstance(value, bool):
+            return option if value else "--no-" + option[2:]
+        return f"{option} {value:g}" if isinstance(value, float) else f"{option} {value}"
+
+    return " ".join(flag(name, value) for name, value in change) or "the kept recipe"
+
+
+def runs_by_change(runs: list[dict], model: str, lang: str = "fr", units: str = "subwords") -> dict[tuple, dict]:
+    """The rows among ``runs`` of ``model`` on ``lang`` with ``units``, grouped by :func:`change_of`:
+    ``{change: {seed: row}}`` (seeds in order; ``()``: the recipe itself, as :func:`recipe_runs`
+    gives it). Filter ``runs`` by code fingerprint first."""
+    groups: dict[tuple, dict] = {}
+    for r in runs:
+        if r["model"] == model and r["lang"] == lang and r["units"] == units:
+            groups.setdefault(change_of(r, model), {})[r["seed"]] = r
+    return {change: dict(sorted(seeds.items())) for change, seeds in groups.items()}
+
+
+def noise_threshold(differences: list[float], sd: float) -> float:
+    """The size a difference between two recipes must beat to count: two standard deviations of it.
+
+    One seed each (``differences`` has one value): two single runs, whose difference has sd √2 × one
+    run's ``sd``, so 2·√2·sd. Several seeds (the same seeds for both recipes, paired: the same seed
+    gives the same initial weights and batch order where the models match): the mean of the
+    per-seed differences, whose sd is their own sd / √n, so 2·sd(differences)/√n."""
+    if not differences:
+        raise ValueError("no difference to judge")
+    if len(differences) == 1:
+        return 2 * math.sqrt(2) * sd
+    return 2 * statistics.stdev(differences) / math.sqrt(len(differences))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One recipe against another on ``metric``, seed by seed over the seeds both ran (paired):
+    ``differences[i]`` is the other recipe's score minus the base's with ``seeds[i]``, ``threshold``
+    :func:`noise_threshold`'s."""
+
+    metric: str
+    seeds: tuple[int, ...]
+    base: tuple[float, ...]
+    differences: tuple[float, ...]
+    threshold: float
+
+    @property
+    def delta(self) -> float:
+        """The mean difference (other − base)."""
+        return statistics.mean(self.differences)
+
+    @property
+    def beyond_noise(self) -> bool:
+        return abs(self.delta) > self.threshold
+
+    @property
+    def verdict(self) -> str:
+        if not self.beyond_noise:
+            return "within the noise"
+        return ("better" if self.delta > 0 else "worse") + " beyond the noise"
+
+
+def compare(base: dict[int, dict], other: dict[int, dict], metric: str, sd: float) -> Comparison:
+    """``other`` against ``base`` (``{seed: row}`` each) on ``metric``, over the seeds both ran, with
+    :func:`noise_threshold` (``sd``: one run's standard deviation, used when they share one seed)."""
+    seeds = tuple(sorted(set(base) & set(other)))
+    if not seeds:
+        raise ValueError(f"no seed in common: {sorted(base)} vs {sorted(other)}")
+    differences = tuple(other[s][metric] - base[s][metric] for s in seeds)
+    return Comparison(metric, seeds, tuple(base[s][metric] for s in seeds), differences,
+                      noise_threshold(list(differences), sd))
+
+
+def seed_sd(group: dict[int, dict], metric: str) -> float:
+    """The standard deviation of ``metric`` over a group's seeds (at least two): one run's noise."""
+    if len(group) < 2:
+        raise ValueError(f"one seed ({sorted(group)}) has no standard deviation: run seeds 0 1 2")
+    return statistics.stdev(r[metric] for r in group.values())
+
+
+def mean_sd(values: list[float], digits: int = 1) -> str:
+    """``"12.3 ± 0.4"`` (one value: ``"12.3"``)."""
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+COLUMNS = {"valid_greedy": "greedy BLEU", "valid_beam": "beam BLEU", "valid_beam_chrf": "beam chrF",
+           "greedy": "greedy BLEU", "beam": "beam BLEU", "beam_chrf": "beam chrF", "seconds": "train s",
+           "params": "parameters"}
+"""The headers :func:`search_table` and :func:`gap_table` give results-file columns (split named in the title)."""
+
+
+def search_table(groups: dict[tuple, dict], metric: str = "valid_beam", sd: float | None = None,
+                 columns: tuple[str, ...] = ("valid_greedy", "valid_beam", "valid_beam_chrf", "params")) -> str:
+    """A recipe search as text: the kept recipe (``groups[()]``) and every change from it, best first
+    by ``metric``, with each change's mean ``columns`` over its seeds, its difference Δ from the
+    kept recipe over the same seeds (:func:`compare`), the noise threshold for that comparison and
+    the verdict. ``sd``: one run's standard deviation (default: the kept recipe's seeds')."""
+    kept = groups[()]
+    sd = seed_sd(kept, metric) if sd is None else sd
+    found = {change: compare(kept, g, metric, sd) for change, g in groups.items() if change}
+    width = max([len(describe_change(c)) for c in groups] + [27])
+    lines = [f"{'change from the kept recipe':{width}}  seeds" + "".join(f"{COLUMNS.get(c, c):>12}" for c in columns)
+             + f"{'Δ ' + COLUMNS.get(metric, metric):>14}{'noise':>7}  verdict"]
+    for change in [()] + sorted(found, key=lambda c: -found[c].delta):
+        g = groups[change]
+        means = [statistics.mean(r[c] for r in g.values()) for c in columns]
+        line = f"{describe_change(change):{width}}  {','.join(map(str, g)):5}" + "".join(
+            f"{m:12,.0f}" if c == "params" else f"{m:12.1f}" for c, m in zip(columns, means, strict=True))
+        if change:
+            line += f"{found[change].delta:+14.1f}{found[change].threshold:7.1f}  {found[change].verdict}"
+        lines.append(line)
+    lines.append(f"(each column: the mean over the seeds listed; Δ: minus the kept recipe over the same seeds; noise: "
+                 f"one seed, 2·√2 × one run's sd {sd:.2f} = {noise_threshold([0.0], sd):.1f}; several, 2 × the sd of "
+                 f"the per-seed differences / √seeds)")
+    return "\n".join(lines)
+
+
+def gap_table(rows: list[tuple[str, dict[int, dict]]], metric: str = "valid_beam") -> str:
+    """How much of the gap between the first row's recipe and the last's each recipe between them
+    closes, on ``metric``: per row ``(name, {seed: row})``, the mean ± sd over its seeds, its difference
+    from the first row over the seeds both ran (:func:`compare`, paired), the noise threshold, and
+    that difference as a share of the gap (the last row minus the first, over the same seeds)."""
+    if len(rows) < 2:
+        raise ValueError("give the base recipe, the recipes to measure and the one to close the gap to")
+    (base_name, base), (_, top) = rows[0], rows[-1]
+    sd = seed_sd(base, metric)
+    width = max(len(name) for name, _ in rows)
+    lines = [f"{'':{width}}  seeds{COLUMNS.get(metric, metric) + ', mean ± sd':>22}{'Δ':>7}{'noise':>7}"
+             f"{'gap closed':>12}  Δ per seed"]
+    for name, group in rows:
+        line = f"{name:{width}}  {','.join(map(str, group)):5}{mean_sd([r[metric] for r in group.values()]):>22}"
+        if group is not base:
+            c, gap = compare(base, group, metric, sd), compare(base, top, metric, sd)
+            share = c.delta / gap.delta if set(c.seeds) == set(gap.seeds) else float("nan")
+            line += (f"{c.delta:+7.1f}{c.threshold:7.1f}{share:12.0%}  "
+                     + ", ".join(f"{d:+.1f}" for d in c.differences) + f"   {c.verdict}")
+        lines.append(line)
+    lines.append(f"(Δ: minus {base_name} over the same seeds; noise: 2 × the sd of the per-seed differences / √seeds)")
+    return "\n".join(lines)
+
+
 RECIPES: dict[str, Recipe] = {
-    # notebook 06's model: Luong attention (dot) on a bidirectional GRU, with the coverage penalty
+    # notebook 06's model: Luong attention (dot) on a bidirectional GRU, with the coverage penalty; label smoothing
+    # 0.1 chosen by notebook 08's search on validation BLEU (results/real_data_recipes.jsonl)
     "rnn": Recipe(RNNConfig(decoder="luong", score="dot", emb_size=128, hidden_size=192, dropout=0.1,
-                            bidirectional=True), epochs=8, lr=3e-3, lr_decay=1.0, coverage=1.0),
-    # the same encoder and sizes, and a decoder without attention (notebook 01's), no coverage (no attention)
+                            bidirectional=True), epochs=8, lr=3e-3, lr_decay=1.0, coverage=1.0, label_smoothing=0.1),
+    # the same encoder, sizes and training, and a decoder without attention (notebook 01's), no coverage (no attention)
     "vanilla": Recipe(RNNConfig(decoder="vanilla", emb_size=128, hidden_size=192, dropout=0.1,
-                                bidirectional=True), epochs=8, lr=3e-3, lr_decay=1.0),
+                                bidirectional=True), epochs=8, lr=3e-3, lr_decay=1.0, label_smoothing=0.1),
     # notebook 08's Transformer: post-norm, chosen by the ablation in results/real_data_recipes.jsonl (notebook 08, §3)
     "transformer": Recipe(TransformerConfig(d_model=128, heads=4, ff_size=256, layers=2, dropout=0.1, norm="post"),
                           epochs=8, lr=2e-3, lr_decay=0.1, warmup=200, label_smoothing=0.1),
@@ -154,10 +320,12 @@ def grouped_references(test: list[SentencePair]) -> tuple[list[list[str]], list[
 @dataclass
 class Decoded:
     """A model's translations of the test sentences: ``words[i]`` sentence ``i``'s as English
-    words, the BLEU, the seconds decoding took and how (``"greedy, in batches"`` or ``"beam k, in batches"``)."""
+    words, the BLEU and chrF, the seconds decoding took and how (``"greedy, in batches"`` or
+    ``"beam k, in batches"``)."""
 
     words: list[list[str]]
     bleu: float
+    chrf: float
     seconds: float
     search: str
 
@@ -169,7 +337,8 @@ class Decoded:
 def decode_and_score(model: Seq2Seq, corpus: ParallelData, sources: list[list[str]],
                      references: list[list[list[str]]], beam_size: int = BEAM_SIZE, alpha: float = ALPHA) -> Decoded:
     """Translate word-token ``sources`` with ``model`` (trained on ``corpus``'s units) and score the
-    words against all ``references`` (:func:`utils.metrics.multi_reference_bleu`).
+    words against all ``references`` (:func:`utils.metrics.multi_reference_bleu` and
+    :func:`~utils.metrics.multi_reference_chrf`).
 
     ``beam_size=1`` is greedy search, run in batches of 128 sentences (the same words as one at a
     time: ``tests/test_search_and_translate.py::test_batched_greedy_equals_one_by_one`` checks it for
@@ -188,7 +357,47 @@ def decode_and_score(model: Seq2Seq, corpus: ParallelData, sources: list[list[st
         search = f"beam {beam_size}, in batches"
     words = [corpus.target_words(h) for h in hyps]
     seconds = time.perf_counter() - start
-    return Decoded(words, multi_reference_bleu(words, references), seconds, search)
+    return Decoded(words, multi_reference_bleu(words, references), multi_reference_chrf(words, references), seconds,
+                   search)
+
+
+class BestEpoch:
+    """An ``on_step_end`` callback for :func:`utils.train.fit` that stops a run at its best epoch
+    after the fact: at the end of each epoch (every ``steps_per_epoch`` updates) it scores the
+    model with ``score(model)`` (in eval mode; higher is better, e.g. validation BLEU) and keeps a
+    copy of the weights of the best epoch so far (the earliest of equals). After training,
+    :meth:`restore` puts them back. ``scores[e]`` is epoch ``e + 1``'s score, ``seconds`` the time
+    the scoring took (not training time)."""
+
+    def __init__(self, steps_per_epoch: int, score: Callable[[Seq2Seq], float]):
+        if steps_per_epoch < 1:
+            raise ValueError("steps_per_epoch must be at least 1")
+        self.steps_per_epoch, self.score = steps_per_epoch, score
+        self.scores: list[float] = []
+        self.state: dict | None = None
+        self.seconds = 0.0
+
+    @property
+    def epoch(self) -> int:
+        """The best epoch so far (from 1; 0 before the first epoch ends)."""
+        return 1 + self.scores.index(max(self.scores)) if self.scores else 0
+
+    def __call__(self, step: int, model: Seq2Seq) -> None:
+        if step % self.steps_per_epoch:
+            return
+        start = time.perf_counter()
+        model.eval()
+        self.scores.append(float(self.score(model)))
+        if self.epoch == len(self.scores):                  # this epoch is the best so far
+            self.state = copy.deepcopy(model.state_dict())
+        self.seconds += time.perf_counter() - start
+
+    def restore(self, model: Seq2Seq) -> Seq2Seq:
+        """``model`` with the best epoch's weights."""
+        if self.state is None:
+            raise RuntimeError("no epoch has ended: train with this callback first")
+        model.load_state_dict(self.state)
+        return model
 
 
 def word_maps(model: Seq2Seq, corpus: ParallelData, pairs: list[SentencePair],
