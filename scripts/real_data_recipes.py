@@ -17,7 +17,8 @@ and ``vanilla``: notebook 08's); any flag given replaces one setting. Builds the
 prints, per seed and as the mean: training seconds; greedy and beam-5 BLEU and chrF (on words,
 multi-reference, sacrebleu; the signatures are recorded) on the *validation* split, where recipes
 are chosen, and on the *test* split, reported once for the recipes kept; the share of held-out
-target words whose attention peaks on the source ``<eos>``, and the share of anchor words (names
+target words whose attention peaks on the source ``<eos>``, the share of its words (punctuation left out)
+that peak on the source's end (final punctuation or ``<eos>``), and the share of anchor words (names
 and nouns with a one-word translation) whose peak lands on their translation (for a Transformer
 also per layer × head). ``--keep-best-epoch`` scores validation BLEU (greedy) at each epoch's end
 and keeps the best epoch's weights (:class:`utils.real_data.BestEpoch`; such a model is not
@@ -133,7 +134,7 @@ def run(args, recipe, corpus, seed: int) -> dict:
     if model.decoder.has_attention:
         held_out = corpus.valid + corpus.test
         stats = anchor_statistics(word_maps(model, corpus, held_out), held_out, args.lang)
-        result.update(eos=round(stats.eos_share, 4),
+        result.update(eos=round(stats.eos_share, 4), end=round(stats.end_share, 4),
                       anchors={group: round(stats.on_word(group), 4) for group in stats.offsets},
                       anchor_counts={group: len(v) for group, v in stats.offsets.items()})
         if isinstance(recipe.config, TransformerConfig):
@@ -213,7 +214,7 @@ def main() -> None:
               f"{r['valid_beam']:5.1f} (chrF {r['valid_beam_chrf']:4.1f})  test greedy {r['greedy']:5.1f}  beam "
               f"{r['beam']:5.1f} (chrF {r['beam_chrf']:4.1f})  "
               + (f"best epoch {r['best_epoch']}  " if "best_epoch" in r else "")
-              + (f"peaks on <eos> {r['eos']:5.1%}  {anchors}  " if "eos" in r else "")
+              + (f"peaks on <eos> {r['eos']:5.1%}, on the end {r['end']:5.1%}  {anchors}  " if "eos" in r else "")
               + f"params {r['params']:,} vocab {tuple(r['vocab'])}  (load {load:.1f})", flush=True)
         if args.results:
             row = dict(time=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -241,7 +242,8 @@ def write_json(path: Path, results: list[dict], command: str, data_file: str) ->
     rows = [{"seed": r["seed"], "train_seconds": r["seconds"], "greedy_bleu": r["greedy"], "beam_bleu": r["beam"],
              "greedy_chrf": r["greedy_chrf"], "beam_chrf": r["beam_chrf"], "valid_greedy_bleu": r["valid_greedy"],
              "valid_beam_bleu": r["valid_beam"],
-             **({"peaks_on_eos": r["eos"], "anchors_on_word": r["anchors"]} if "eos" in r else {})}
+             **({"peaks_on_eos": r["eos"], "peaks_on_end": r["end"], "anchors_on_word": r["anchors"]}
+                if "eos" in r else {})}
             for r in results]
     record = {"command": command, "data": data_file, "torch": torch.__version__, "threads": torch.get_num_threads(),
               "code": CODE_FINGERPRINT, "runs": rows}

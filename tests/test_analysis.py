@@ -12,7 +12,7 @@ from conftest import make_data, tiny_model
 from utils.alignment import attention_aer, teacher_forced_attention
 from utils.corpus import generate_splits
 from utils.evaluation import translate_and_score
-from utils.exposure_bias import after_a_mistake, back_on_track, both_ways, gradient_agreement
+from utils.exposure_bias import after_a_mistake, back_on_track, both_ways, gradient_agreement, regime_states
 from utils.pairs import SentencePair
 from utils.parallel_data import ParallelData
 from utils.probes import gradient_by_source_position, gradient_to_last_output, probe_final_state
@@ -272,6 +272,38 @@ def test_both_ways_feeds_gold_words_then_its_own(data):
     with torch.no_grad():
         logits, _ = model(b.src, b.src_mask, b.tgt[:, :-1])
     assert [p for _, p in forced] == [data.tgt_vocab.itos[i] for i in logits[0].argmax(-1).tolist()]
+
+
+@pytest.mark.parametrize("decoder, score", [("luong", "dot"), ("bahdanau", "concat"), ("vanilla", "dot")])
+def test_regime_states_are_the_states_of_each_regime(data, decoder, score):
+    model = tiny_model(data, decoder, score)
+    batch = next(iter(data.loader("test")))
+    forced, free = regime_states(model, batch)
+    T = batch.tgt.size(1) - 1
+    assert forced.shape == free.shape == (batch.tgt.size(0), T, model.decoder.rnn.hidden_size)
+
+    def top(state):
+        return (state[0] if isinstance(state, tuple) else state)[-1]
+
+    with torch.no_grad():
+        enc_out, summary = model.encoder(batch.src, batch.src_mask)
+        gold = own = model.decoder.init_state(summary, enc_out)
+        y_own = batch.tgt[:, 0]
+        for t in range(T):
+            _, gold, _ = model.decoder.step(batch.tgt[:, t], gold, enc_out, batch.src_mask)   # fed the gold word
+            logits, own, _ = model.decoder.step(y_own, own, enc_out, batch.src_mask)           # fed its own
+            y_own = logits.argmax(-1)
+            assert torch.equal(forced[:, t], top(gold)) and torch.equal(free[:, t], top(own))
+    assert torch.equal(forced[:, 0], free[:, 0])                     # both regimes read <sos> first
+    assert not torch.equal(forced, free)                             # an untrained model soon goes its own way
+
+
+def test_regime_states_refuses_a_decoder_without_an_rnn_state(data):
+    model = tiny_model(data)
+    real_step = model.decoder.step
+    model.decoder.step = lambda *args: (real_step(*args)[0], {"not": "a tensor"}, None)
+    with pytest.raises(ValueError, match="RNN decoder's state"):
+        regime_states(model, next(iter(data.loader("test"))))
 
 
 def test_gradient_agreement(data):

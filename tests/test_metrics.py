@@ -292,6 +292,41 @@ def test_attention_peaks_counts_eos_punctuation_and_anchors():
     assert peaks.eos_share == pytest.approx(4 / 6)
     assert peaks.offsets == {"names": [0, 0], "nouns": []}
     assert peaks.on_word("names") == 1.0 and peaks.on_word("nouns") == 0.0
+    # the end: "." and <eos>; of the words that are not punctuation (mary, sleeps), sleeps peaks there
+    assert (peaks.content_words, peaks.content_on_end) == (4, 2)
+    assert peaks.end_share == pytest.approx(0.5)
+
+
+def test_end_share_sees_a_collapse_onto_the_final_full_stop_that_eos_share_misses():
+    from utils.metrics import source_end
+    src, tgt = ["il", "pleut", "."], ["it", "'s", "raining", "."]
+    w = torch.zeros(5, 4)                                # rows: 4 words + <eos>; columns: 3 words + <eos>
+    w[:4, 2] = 1                                         # every English word reads the final "."
+    w[4, 3] = 1
+    peaks = attention_peaks([w], [src], [tgt], {})
+    assert peaks.eos_share == 0.0                        # nothing peaks on <eos> ...
+    assert peaks.end_share == 1.0                        # ... yet it, 's and raining all sit on the end
+    assert peaks.content_words == 3                      # the English "." is not counted
+    w[:3, 2], w[0, 0], w[1, 1], w[2, 1] = 0, 1, 1, 1     # it → il, 's → pleut, raining → pleut: no collapse
+    assert attention_peaks([w], [src], [tgt], {}).end_share == 0.0
+    assert source_end(["dis", ":", "«", "bonjour", "»", "."]) == 4   # the final run of punctuation: » and .
+    assert source_end(["cours"]) == 1                    # no final punctuation: <eos> alone
+    assert source_end(["?!"]) == 0
+
+
+def test_eos_row_on_under_read_by_hand():
+    from utils.metrics import eos_row_on_under_read
+    # 2 words and <eos> (rows) over 2 source tokens and <eos> (columns): the even share is 3 / 3 = 1
+    w = torch.tensor([[1.0, 0.0, 0.0],               # the word rows read position 0 twice,
+                      [1.0, 0.0, 0.0],               # positions 1 and <eos> not at all: both under-read
+                      [0.0, 0.8, 0.2]])              # the <eos> row peaks on position 1: under-read
+    assert eos_row_on_under_read([w]) == (1.0, pytest.approx(2 / 3))
+    w[2] = torch.tensor([0.8, 0.1, 0.1])             # now on position 0, which the words over-read
+    assert eos_row_on_under_read([w]) == (0.0, pytest.approx(2 / 3))
+    even = torch.tensor([[0.6, 0.2, 0.2], [0.2, 0.6, 0.2], [0.2, 0.2, 0.6]])   # word rows: 0.8, 0.8, 0.4
+    assert eos_row_on_under_read([even]) == (1.0, pytest.approx(1.0))
+    with pytest.raises(ValueError, match="no attention maps"):
+        eos_row_on_under_read([])
 
 
 def test_weight_by_offset_by_hand():

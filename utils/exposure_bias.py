@@ -1,6 +1,7 @@
 """Teacher forcing and exposure bias, measured (notebook 04): one sentence decoded both ways, how
-consistently the training batches push the weights under each regime, and one mistake forced into
-a translation to see whether the model gets back on track."""
+consistently the training batches push the weights under each regime, the decoder states of both
+regimes (what professor forcing's discriminator would see), and one mistake forced into a
+translation to see whether the model gets back on track."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,6 +59,36 @@ def gradient_agreement(model: Seq2Seq, batches: list, pad_id: int = 0, **forward
     gradients = torch.stack(gradients)                                       # [batches, n_parameters]
     norms = gradients.norm(dim=1)
     return norms.mean().item(), (gradients.mean(0).norm() / norms.mean()).item()
+
+
+@torch.no_grad()
+def regime_states(model: Seq2Seq, batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """The decoder states of one batch decoded both ways, step by step: fed the gold words (teacher
+    forcing) and fed its own greedy words (free running). Professor forcing (Lamb et al., 2016)
+    trains a discriminator to tell these two sequences apart.
+
+    Returns ``(forced, free)``, each ``[batch, T, H]``: the top RNN layer's state $s_t$ after each
+    of the ``T`` steps (``T`` = the padded gold target length, without ``<sos>``). For the RNN
+    decoders of notebooks 01–06 (a state that is ``[layers, batch, H]``, or a tuple that starts
+    with it).
+
+    Taught in notebook 04.
+    """
+    model.eval()
+    enc_out, summary = model.encoder(batch.src, batch.src_mask)
+    runs = []
+    for own_words in (False, True):
+        state, y_prev, states = model.decoder.init_state(summary, enc_out), batch.tgt[:, 0], []
+        for t in range(batch.tgt.size(1) - 1):
+            logits, state, _ = model.decoder.step(y_prev, state, enc_out, batch.src_mask)
+            hidden = state[0] if isinstance(state, tuple) else state
+            if not (isinstance(hidden, torch.Tensor) and hidden.dim() == 3):
+                raise ValueError(f"regime_states reads an RNN decoder's state [layers, batch, H]; "
+                                 f"{type(model.decoder).__name__} keeps {type(hidden).__name__}")
+            states.append(hidden[-1])                                        # s_t: [batch, H]
+            y_prev = logits.argmax(-1) if own_words else batch.tgt[:, t + 1]
+        runs.append(torch.stack(states, dim=1))                              # [batch, T, H]
+    return runs[0], runs[1]
 
 
 @dataclass

@@ -211,21 +211,47 @@ def anchor_offsets(weights: torch.Tensor, src_tokens: Sequence[str], tgt_tokens:
 class AttentionPeaks:
     """Where the target words' attention peaks, over many sentences without gold alignments
     (:func:`attention_peaks`): how many words peak on the source ``<eos>``, how many of those are
-    final punctuation, and anchor words' offsets from their translation, per lexicon group."""
+    final punctuation; how many of the target's words that are not punctuation peak on the
+    source's *end* (its final punctuation or ``<eos>``, :func:`source_end`); and anchor words'
+    offsets from their translation, per lexicon group."""
     words: int = 0                                 # target words counted
     on_eos: int = 0                                # of them, peaking on the source <eos>
     punctuation_on_eos: int = 0                    # of those, a . ! or ?
     offsets: dict[str, list[int]] = field(default_factory=dict)   # group -> anchor_offsets
+    content_words: int = 0                         # target words that are not punctuation
+    content_on_end: int = 0                        # of them, peaking on the source's end
 
     @property
     def eos_share(self) -> float:
         return self.on_eos / max(1, self.words)
+
+    @property
+    def end_share(self) -> float:
+        """The share of the target's words, punctuation left out, whose attention peaks on the
+        source's final punctuation or ``<eos>``: a collapse onto the end of the sentence, whether
+        onto ``<eos>`` or onto the final full stop beside it."""
+        return self.content_on_end / max(1, self.content_words)
 
     def on_word(self, group: str | None = None) -> float:
         """The share of the anchors (of ``group``, or of all groups) whose peak lands on their
         translation (offset 0)."""
         values = self.offsets[group] if group else [o for v in self.offsets.values() for o in v]
         return sum(o == 0 for o in values) / max(1, len(values))
+
+
+def is_punctuation(token: str) -> bool:
+    """A token without a letter or digit: ``.``, ``?!``, ``»``."""
+    return not any(ch.isalnum() for ch in token)
+
+
+def source_end(src: Tokens) -> int:
+    """The first position of a source sentence's *end*: its final run of punctuation tokens, then
+    ``<eos>`` (position ``len(src)``). ``["il", "pleut", "."]`` → 2 (``.`` and ``<eos>``);
+    without final punctuation, ``len(src)`` (``<eos>`` alone)."""
+    end = len(src)
+    while end > 0 and is_punctuation(src[end - 1]):
+        end -= 1
+    return end
 
 
 def attention_peaks(maps: Sequence[torch.Tensor], sources: Sequence[Tokens], targets: Sequence[Tokens],
@@ -243,9 +269,32 @@ def attention_peaks(maps: Sequence[torch.Tensor], sources: Sequence[Tokens], tar
         peaks.words += len(on_eos)
         peaks.on_eos += sum(on_eos)
         peaks.punctuation_on_eos += sum(e and word in (".", "!", "?") for e, word in zip(on_eos, tgt, strict=True))
+        end = source_end(src)
+        content = [j for j, word in zip(rows.tolist(), tgt, strict=True) if not is_punctuation(word)]
+        peaks.content_words += len(content)
+        peaks.content_on_end += sum(j >= end for j in content)
         for group, lexicon in lexicons.items():
             peaks.offsets[group] += anchor_offsets(w, src, tgt, lexicon)
     return peaks
+
+
+def eos_row_on_under_read(maps: Sequence[torch.Tensor]) -> tuple[float, float]:
+    """Where the last row of each map peaks — the target ``<eos>``, which translates no source word
+    — against the coverage penalty's even share (notebook 06). ``maps[i] [T + 1, S + 1]``: ``T``
+    target tokens and ``<eos>`` (rows), ``S`` source tokens and ``<eos>`` (columns), as
+    teacher-forced attention gives them. A position is *under-read* when the ``T`` word rows give it
+    less than ``(T + 1) / (S + 1)`` in total. Returns the share of maps whose ``<eos>`` row peaks on an
+    under-read position, and the mean share of positions that are under-read (what a row peaking
+    at random would hit)."""
+    if not maps:
+        raise ValueError("no attention maps")
+    hits, share = 0, 0.0
+    for w in maps:
+        rows, columns = w.shape
+        under = w[:-1].sum(0) < rows / columns                            # [S + 1]: the word rows' total
+        hits += bool(under[int(w[-1].argmax())])
+        share += under.float().mean().item()
+    return hits / len(maps), share / len(maps)
 
 
 def weight_by_offset(weights: torch.Tensor, mask: torch.Tensor, offsets: Sequence[int]) -> torch.Tensor:
