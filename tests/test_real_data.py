@@ -259,12 +259,48 @@ def test_search_table_lists_the_kept_recipe_then_each_change_best_first_with_its
              recorded(0, valid_beam=29.0, valid_greedy=27.0, valid_beam_chrf=49.0, params=900_000, label_smoothing=0.0)]
     lines = search_table(runs_by_change(rows, "rnn")).splitlines()
     assert lines[1].startswith("the kept recipe") and "0,1,2" in lines[1] and "30.0" in lines[1]
-    assert "1,000,000" in lines[1] and "900,000" in lines[3]
+    assert "1,000,000" in lines[1] and "900,000" in lines[3] and "0.9×" in lines[3] and "1.0×" in lines[2]
     assert lines[2].startswith("--warmup 200") and "+4.0" in lines[2] and "2.8" in lines[2]
     assert lines[2].endswith("better beyond the noise")
     assert lines[3].startswith("--smoothing 0 ") and "-1.0" in lines[3] and lines[3].endswith("within the noise")
     with pytest.raises(ValueError, match="one seed"):
         search_table(runs_by_change(rows[3:] + rows[:1], "rnn"))                 # the kept recipe with one seed
+    rows.append(recorded(0, valid_beam=36.0, valid_greedy=34.0, valid_beam_chrf=56.0, params=1_000_000, epochs=12))
+    lines = search_table(runs_by_change(rows, "rnn")).splitlines()
+    assert lines[2].startswith("--epochs 12") and "1.5×" in lines[2]
+    assert lines[2].endswith("better beyond the noise, over the budget")
+    assert lines[3].endswith("better beyond the noise")                     # --warmup 200 costs the same
+
+
+def test_best_within_budget_skips_changes_that_train_longer_or_wider():
+    from utils.real_data import best_within_budget, runs_by_change, search_verdicts
+
+    rows = [recorded(s, valid_beam=b, params=1_000_000) for s, b in [(0, 30.0), (1, 31.0), (2, 29.0)]]
+    rows += [recorded(0, valid_beam=36.0, params=1_000_000, epochs=12),           # best, but 1.5× the training
+             recorded(0, valid_beam=31.0, params=1_000_000, warmup=200),
+             recorded(0, valid_beam=29.0, params=1_000_000, label_smoothing=0.0)]
+    groups = runs_by_change(rows, "rnn")
+    verdicts = search_verdicts(groups)
+    assert set(verdicts) == {(("epochs", 12),), (("warmup", 200),), (("label_smoothing", 0.0),)}
+    assert verdicts[(("epochs", 12),)].delta == 6.0
+    change, comparison = best_within_budget(groups)
+    assert change == (("warmup", 200),) and comparison.delta == 1.0 and comparison.verdict == "within the noise"
+    with pytest.raises(ValueError, match="no change within the budget"):
+        best_within_budget(runs_by_change(rows[:4], "rnn"))
+
+
+def test_layer_means_average_each_layers_heads_in_layer_order():
+    from utils.real_data import layer_means
+
+    assert layer_means({"1.0": 0.9, "0.1": 0.2, "1.1": 0.7, "0.0": 0.4}) == pytest.approx([0.3, 0.8])
+
+
+def test_relative_cost_is_epochs_times_parameters():
+    from utils.real_data import relative_cost
+
+    kept = {s: recorded(s, params=1000) for s in (0, 1)}
+    assert relative_cost(kept, kept) == 1.0
+    assert relative_cost({0: recorded(0, params=2000, epochs=12)}, kept) == pytest.approx(2000 * 12 / (1000 * 8))
 
 
 def test_gap_table_gives_each_recipes_share_of_the_gap_over_the_same_seeds():

@@ -194,29 +194,70 @@ COLUMNS = {"valid_greedy": "greedy BLEU", "valid_beam": "beam BLEU", "valid_beam
 """The headers :func:`search_table` and :func:`gap_table` give results-file columns (split named in the title)."""
 
 
+BUDGET = 1.1
+"""A change whose training costs more than this many times the kept recipe's (:func:`relative_cost`)
+is over the notebooks' CPU budget: measured and shown, but not one a recipe may adopt."""
+
+
+def relative_cost(group: dict[int, dict], kept: dict[int, dict]) -> float:
+    """How many times the kept recipe's training a group of runs costs, estimated as epochs ×
+    parameters (each epoch passes every training pair through every weight): measured seconds would
+    say more, but on a shared machine they measure the load."""
+    def cost(runs: dict[int, dict]) -> float:
+        return statistics.mean(r["training"]["epochs"] * r["params"] for r in runs.values())
+    return cost(group) / cost(kept)
+
+
+def search_verdicts(groups: dict[tuple, dict], metric: str = "valid_beam", sd: float | None = None
+                    ) -> dict[tuple, Comparison]:
+    """Every change of a search (:func:`runs_by_change`'s groups) against the kept recipe ``groups[()]``
+    on ``metric``, as :func:`search_table` prints them: ``{change: Comparison}``. ``sd``: one run's
+    standard deviation (default: the kept recipe's seeds')."""
+    kept = groups[()]
+    sd = seed_sd(kept, metric) if sd is None else sd
+    return {change: compare(kept, g, metric, sd) for change, g in groups.items() if change}
+
+
+def best_within_budget(groups: dict[tuple, dict], metric: str = "valid_beam") -> tuple[tuple, Comparison]:
+    """The change of a search with the highest mean difference from the kept recipe on ``metric``
+    among those whose training costs at most :data:`BUDGET` × the kept recipe's, and its comparison."""
+    found = {c: v for c, v in search_verdicts(groups, metric).items()
+             if relative_cost(groups[c], groups[()]) <= BUDGET}
+    if not found:
+        raise ValueError("no change within the budget was tried")
+    best = max(found, key=lambda c: found[c].delta)
+    return best, found[best]
+
+
 def search_table(groups: dict[tuple, dict], metric: str = "valid_beam", sd: float | None = None,
                  columns: tuple[str, ...] = ("valid_greedy", "valid_beam", "valid_beam_chrf", "params")) -> str:
     """A recipe search as text: the kept recipe (``groups[()]``) and every change from it, best first
-    by ``metric``, with each change's mean ``columns`` over its seeds, its difference Δ from the
-    kept recipe over the same seeds (:func:`compare`), the noise threshold for that comparison and
-    the verdict. ``sd``: one run's standard deviation (default: the kept recipe's seeds')."""
+    by ``metric``, with each change's mean ``columns`` over its seeds, its training cost relative to
+    the kept recipe's (:func:`relative_cost`), its difference Δ from the kept recipe over the same
+    seeds (:func:`compare`), the noise threshold for that comparison and the verdict (``over the
+    budget`` added past :data:`BUDGET`). ``sd``: one run's standard deviation (default: the kept
+    recipe's seeds')."""
     kept = groups[()]
     sd = seed_sd(kept, metric) if sd is None else sd
-    found = {change: compare(kept, g, metric, sd) for change, g in groups.items() if change}
+    found = search_verdicts(groups, metric, sd)
     width = max([len(describe_change(c)) for c in groups] + [27])
     lines = [f"{'change from the kept recipe':{width}}  seeds" + "".join(f"{COLUMNS.get(c, c):>12}" for c in columns)
-             + f"{'Δ ' + COLUMNS.get(metric, metric):>14}{'noise':>7}  verdict"]
+             + f"{'cost':>6}{'Δ ' + COLUMNS.get(metric, metric):>14}{'noise':>7}  verdict"]
     for change in [()] + sorted(found, key=lambda c: -found[c].delta):
         g = groups[change]
         means = [statistics.mean(r[c] for r in g.values()) for c in columns]
+        cost = relative_cost(g, kept)
         line = f"{describe_change(change):{width}}  {','.join(map(str, g)):5}" + "".join(
             f"{m:12,.0f}" if c == "params" else f"{m:12.1f}" for c, m in zip(columns, means, strict=True))
+        line += f"{cost:5.1f}×"
         if change:
-            line += f"{found[change].delta:+14.1f}{found[change].threshold:7.1f}  {found[change].verdict}"
+            line += (f"{found[change].delta:+14.1f}{found[change].threshold:7.1f}  {found[change].verdict}"
+                     + (", over the budget" if cost > BUDGET else ""))
         lines.append(line)
-    lines.append(f"(each column: the mean over the seeds listed; Δ: minus the kept recipe over the same seeds; noise: "
-                 f"one seed, 2·√2 × one run's sd {sd:.2f} = {noise_threshold([0.0], sd):.1f}; several, 2 × the sd of "
-                 f"the per-seed differences / √seeds)")
+    lines.append(f"(each column: the mean over the seeds listed; cost: epochs × parameters, the kept recipe's = 1 "
+                 f"(over {BUDGET:g}×: over the notebooks' CPU budget); Δ: minus the kept recipe over the same seeds; "
+                 f"noise: one seed, 2·√2 × one run's sd {sd:.2f} = {noise_threshold([0.0], sd):.1f}; several, 2 × the "
+                 f"sd of the per-seed differences / √seeds)")
     return "\n".join(lines)
 
 
@@ -257,6 +298,15 @@ RECIPES: dict[str, Recipe] = {
                           epochs=8, lr=2e-3, lr_decay=0.1, warmup=200, label_smoothing=0.1),
 }
 """The recipes of notebooks 06 (``"rnn"``) and 08 (all three), and the script's defaults."""
+
+
+def layer_means(anchors_per_head: dict[str, float]) -> list[float]:
+    """The mean over each layer's heads of a results-file row's ``anchors_per_head``
+    (``{"layer.head": share of anchors on their translation}``, from 0), first layer first."""
+    by_layer: dict[int, list[float]] = defaultdict(list)
+    for key, share in anchors_per_head.items():
+        by_layer[int(key.split(".")[0])].append(share)
+    return [statistics.mean(by_layer[layer]) for layer in sorted(by_layer)]
 
 
 def is_short(pair: tuple[str, str], lang: str = "fr", max_tokens: int = MAX_TOKENS) -> bool:
