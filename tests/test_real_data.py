@@ -289,6 +289,18 @@ def test_best_within_budget_skips_changes_that_train_longer_or_wider():
         best_within_budget(runs_by_change(rows[:4], "rnn"))
 
 
+def test_best_within_budget_is_the_change_closest_to_clearing_its_own_noise():
+    """A three-seed change with a small paired noise can clear it with a smaller Δ than a one-seed change has."""
+    from utils.real_data import best_within_budget, runs_by_change
+
+    rows = [recorded(s, valid_beam=b, params=1_000_000) for s, b in [(0, 30.0), (1, 31.0), (2, 29.0)]]
+    rows += [recorded(0, valid_beam=32.0, params=1_000_000, warmup=200)]            # Δ +2.0, noise 2·√2
+    rows += [recorded(s, valid_beam=b + 0.5, params=1_000_000, label_smoothing=0.2)  # Δ +0.5 each seed, noise 0
+             for s, b in [(0, 30.0), (1, 31.0), (2, 29.0)]]
+    change, comparison = best_within_budget(runs_by_change(rows, "rnn"))
+    assert change == (("label_smoothing", 0.2),) and comparison.verdict == "better beyond the noise"
+
+
 def test_layer_means_average_each_layers_heads_in_layer_order():
     from utils.real_data import layer_means
 

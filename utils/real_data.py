@@ -219,13 +219,15 @@ def search_verdicts(groups: dict[tuple, dict], metric: str = "valid_beam", sd: f
 
 
 def best_within_budget(groups: dict[tuple, dict], metric: str = "valid_beam") -> tuple[tuple, Comparison]:
-    """The change of a search with the highest mean difference from the kept recipe on ``metric``
-    among those whose training costs at most :data:`BUDGET` × the kept recipe's, and its comparison."""
+    """Among the changes of a search whose training costs at most :data:`BUDGET` × the kept recipe's,
+    the one that comes closest to beating it beyond its comparison's noise on ``metric`` (the largest
+    Δ minus noise: a three-seed change has a smaller noise than a one-seed one), and its comparison.
+    None of them beats the kept recipe beyond the noise exactly when this one does not."""
     found = {c: v for c, v in search_verdicts(groups, metric).items()
              if relative_cost(groups[c], groups[()]) <= BUDGET}
     if not found:
         raise ValueError("no change within the budget was tried")
-    best = max(found, key=lambda c: found[c].delta)
+    best = max(found, key=lambda c: found[c].delta - found[c].threshold)
     return best, found[best]
 
 
